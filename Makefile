@@ -1,0 +1,56 @@
+# Two commands matter: `make bench` (the default benchmark) and `make test` (the tests).
+# Both install what they need first; the install is remembered in .venv/.install-stamp.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.install-stamp
+TORCH_PIN := torch==2.13.0
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+TASK ?= metaworld/drawer-open
+METHODS ?= erl-vlm
+SEEDS ?= 0,1
+BUDGET ?= smoke
+ORACLE ?= scripted
+CACHE ?= record
+BACKEND ?=
+OUT ?= results
+EXECUTOR ?= local
+JOBS ?=
+EXTRA ?=
+
+.PHONY: bench test test-all install sysdeps lint format report clean lock submit
+
+$(STAMP): pyproject.toml requirements.lock Makefile
+	@bash scripts/install.sh "$(PYTHON)" "$(VENV)"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+bench: $(STAMP)
+	$(PY) -m benchmark sweep --tasks "$(TASK)" --methods "$(METHODS)" --seeds "$(SEEDS)" \
+		--budget "$(BUDGET)" --oracle "$(ORACLE)" --cache "$(CACHE)" --out "$(OUT)" \
+		--executor "$(EXECUTOR)" $(if $(JOBS),--jobs $(JOBS)) $(if $(BACKEND),--backend $(BACKEND)) $(EXTRA)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+report: $(STAMP)
+	$(PY) -m benchmark report "$(OUT)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
