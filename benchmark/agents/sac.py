@@ -1,0 +1,205 @@
+"""Soft actor-critic (Haarnoja et al., 2018) as PEBBLE/BPref run it, written for CPU speed.
+
+Readable top to bottom like CleanRL's, with one speed choice: the twin critics are one module
+whose weights carry a leading ensemble axis, so both Q-functions run as batched matmuls (one
+`torch.baddbmm` per layer) instead of two Python-level forward passes. Defaults are the paper's
+(ARCHITECTURE.md): 3x256 MLPs, batch 512, lr 1e-4, discount 0.99, tau 0.005, initial
+temperature 0.1, critic target updated every 2 steps, actor every step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class SACConfig:
+    hidden_dim: int = 256
+    hidden_depth: int = 3
+    batch_size: int = 512
+    actor_lr: float = 1e-4
+    critic_lr: float = 1e-4
+    alpha_lr: float = 1e-4
+    discount: float = 0.99
+    tau: float = 0.005
+    init_temperature: float = 0.1
+    actor_update_every: int = 1
+    target_update_every: int = 2
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EnsembleLinear(nn.Module):
+    """`n` independent linear layers applied as one batched matmul: [n, B, in] -> [n, B, out]."""
+
+    def __init__(self, n: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(n, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class TwinQ(nn.Module):
+    """Both critics of SAC in one module; returns Q-values of shape [2, B]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int, depth: int) -> None:
+        super().__init__()
+        dims = [obs_dim + act_dim] + [hidden] * depth + [1]
+        self.layers = nn.ModuleList(
+            EnsembleLinear(2, dims[i], dims[i + 1]) for i in range(len(dims) - 1)
+        )
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, act], dim=-1).unsqueeze(0).expand(2, -1, -1)
+        for layer in self.layers[:-1]:
+            x = F.relu(layer(x))
+        return self.layers[-1](x).squeeze(-1)
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(d, hidden), nn.ReLU()]
+        d = hidden
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Tanh-squashed diagonal Gaussian policy."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, 2 * act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (sampled action, its log-prob, deterministic action)."""
+        mu, log_std = self.net(obs).chunk(2, dim=-1)
+        log_std = torch.tanh(log_std)  # bounded, as in PEBBLE's actor
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
+        std = log_std.exp()
+        noise = torch.randn_like(mu)
+        pre_tanh = mu + std * noise
+        action = torch.tanh(pre_tanh)
+        # log N(pre_tanh; mu, std) minus the tanh Jacobian, in the numerically stable form
+        log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - (2 * (math.log(2) - pre_tanh - F.softplus(-2 * pre_tanh))).sum(-1)
+        return action, log_prob, torch.tanh(mu)
+
+
+class SAC:
+    """The agent: `act` for the environment, `update` for one gradient step on a batch."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.cfg = cfg
+        self.actor = Actor(obs_dim, act_dim, cfg)
+        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
+        self.target_entropy = -float(act_dim)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.updates = 0
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
+        if deterministic:  # draws no noise, so evaluation leaves the training RNG untouched
+            return torch.tanh(self.actor.net(o).chunk(2, dim=-1)[0])[0].numpy()
+        return self.actor(o)[0][0].numpy()
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        obs, act, rew = batch["obs"], batch["action"], batch["reward"]
+        next_obs, not_done = batch["next_obs"], batch["not_done"]
+        cfg = self.cfg
+
+        with torch.no_grad():
+            next_act, next_logp, _ = self.actor(next_obs)
+            target_q = self.critic_target(next_obs, next_act).min(0).values
+            target = rew + not_done * cfg.discount * (target_q - self.alpha * next_logp)
+        q = self.critic(obs, act)
+        critic_loss = F.mse_loss(q, target.unsqueeze(0).expand_as(q), reduction="mean") * 2
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        stats = {"critic_loss": critic_loss.item()}
+
+        if self.updates % cfg.actor_update_every == 0:
+            self.critic.requires_grad_(False)
+            new_act, logp, _ = self.actor(obs)
+            actor_q = self.critic(obs, new_act).min(0).values
+            actor_loss = (self.alpha.detach() * logp - actor_q).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_opt.step()
+            self.critic.requires_grad_(True)
+            alpha_loss = (self.alpha * (-logp.detach() - self.target_entropy)).mean()
+            self.alpha_opt.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_opt.step()
+            stats.update(actor_loss=actor_loss.item(), alpha=self.log_alpha.exp().item())
+
+        if self.updates % cfg.target_update_every == 0:
+            with torch.no_grad():
+                for p, tp in zip(
+                    self.critic.parameters(), self.critic_target.parameters(), strict=True
+                ):
+                    tp.lerp_(p, cfg.tau)
+        self.updates += 1
+        return stats
+
+    def reset_critic(self) -> None:
+        """PEBBLE resets the critic after unsupervised pre-training (its Q is for another reward)."""
+        obs_dim = self.critic.layers[0].weight.shape[1] - self.actor.net[-1].out_features // 2
+        act_dim = self.actor.net[-1].out_features // 2
+        self.critic = TwinQ(obs_dim, act_dim, self.cfg.hidden_dim, self.cfg.hidden_depth)
+        self.critic_target = TwinQ(obs_dim, act_dim, self.cfg.hidden_dim, self.cfg.hidden_depth)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.critic_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "alpha_opt": self.alpha_opt.state_dict(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.updates = state["updates"]

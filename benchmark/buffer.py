@@ -1,0 +1,153 @@
+"""Replay buffer that keeps what each party may see apart.
+
+The agent samples (obs, action, learned reward, next_obs); the reward method reads frames and
+observations through the `BufferView` methods; privileged columns (env reward, success,
+progress) and simulator snapshots are only read by the runner's `RunnerFeedback` and by the
+reference methods' relabelling. Frames are stored at reward-model resolution (64 px: 12 KB a
+step); oracle-resolution frames are re-rendered from snapshots for the few queried states.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class ReplayBuffer:
+    def __init__(
+        self,
+        capacity: int,
+        obs_dim: int,
+        act_dim: int,
+        frame_shape: tuple[int, int, int] | None,
+        snapshot_dim: int,
+        discrete: bool = False,
+    ) -> None:
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.actions = np.zeros((capacity, 1 if discrete else act_dim), np.float32)
+        self.not_done = np.zeros(capacity, np.float32)
+        self.rewards = np.zeros(capacity, np.float32)  # the learned (or reference) reward
+        self.episode = np.zeros(capacity, np.int64)
+        self.frames_ = np.zeros((capacity, *frame_shape), np.uint8) if frame_shape else None
+        self.snapshots = np.zeros((capacity, snapshot_dim), np.float64)
+        # privileged: never handed to a method
+        self.env_reward = np.zeros(capacity, np.float32)
+        self.success = np.zeros(capacity, bool)
+        self.progress = np.zeros(capacity, np.float32)
+        self.ptr = 0
+        self.full = False
+        #: index up to which `rewards` reflects the current reward function
+        self.labelled = 0
+
+    # --- writing -----------------------------------------------------------------------------
+    def add(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: bool,
+        episode: int,
+        frame: np.ndarray | None,
+        snapshot: np.ndarray,
+        env_reward: float,
+        success: bool,
+        progress: float,
+    ) -> int:
+        i = self.ptr
+        self.obs[i] = obs
+        self.next_obs[i] = next_obs
+        self.actions[i] = action
+        self.not_done[i] = 0.0 if terminated else 1.0
+        self.episode[i] = episode
+        if self.frames_ is not None and frame is not None:
+            self.frames_[i] = frame
+        self.snapshots[i] = snapshot
+        self.env_reward[i] = env_reward
+        self.success[i] = success
+        self.progress[i] = progress
+        self.ptr = (self.ptr + 1) % self.capacity
+        self.full = self.full or self.ptr == 0
+        return i
+
+    # --- BufferView (what methods may read) ----------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self.capacity if self.full else self.ptr
+
+    def frames(self, idx: np.ndarray) -> np.ndarray:
+        if self.frames_ is None:
+            raise RuntimeError(
+                "this buffer keeps no frames (the method declared needs_frames=False)"
+            )
+        return self.frames_[idx]
+
+    def observations(self, idx: np.ndarray) -> np.ndarray:
+        return self.next_obs[idx]
+
+    def episode_ids(self) -> np.ndarray:
+        return self.episode[: self.size]
+
+    def segments(self, length: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """Random runs of consecutive indices inside one episode; length 0 = whole episodes."""
+        n = self.size
+        if n == 0:
+            return []
+        ep = self.episode[:n]
+        if length <= 0:
+            # whole episodes; the newest (possibly unfinished) episode is excluded when others exist
+            ids = np.unique(ep)
+            if len(ids) > 1:
+                ids = ids[ids != self.episode[(self.ptr - 1) % self.capacity]]
+            chosen = rng.choice(ids, size=count, replace=len(ids) < count)
+            return [np.flatnonzero(ep == e) for e in chosen]
+        if length == 1:
+            return [np.array([i]) for i in rng.integers(0, n, size=count)]
+        out: list[np.ndarray] = []
+        while len(out) < count:
+            start = int(rng.integers(0, max(1, n - length)))
+            seg = np.arange(start, start + length) % self.capacity
+            if np.all(ep[seg % n] == ep[start]):
+                out.append(seg)
+        return out
+
+    # --- for the agent ------------------------------------------------------------------------
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        idx = rng.integers(0, self.size, size=batch_size)
+        return {
+            "obs": torch.from_numpy(self.obs[idx]),
+            "action": torch.from_numpy(self.actions[idx]),
+            "reward": torch.from_numpy(self.rewards[idx]),
+            "next_obs": torch.from_numpy(self.next_obs[idx]),
+            "not_done": torch.from_numpy(self.not_done[idx]),
+        }
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        n = self.size
+        arrays = {
+            k: getattr(self, k)[:n].copy()
+            for k in (
+                "obs",
+                "next_obs",
+                "actions",
+                "not_done",
+                "rewards",
+                "episode",
+                "snapshots",
+                "env_reward",
+                "success",
+                "progress",
+            )
+        }
+        if self.frames_ is not None:
+            arrays["frames_"] = self.frames_[:n].copy()
+        return {"arrays": arrays, "ptr": self.ptr, "full": self.full, "labelled": self.labelled}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in state["arrays"].items():
+            getattr(self, k)[: len(v)] = v
+        self.ptr, self.full, self.labelled = state["ptr"], state["full"], state["labelled"]

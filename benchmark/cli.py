@@ -1,0 +1,173 @@
+"""Command line: `python -m benchmark {sweep,report,tasks,methods,audit}`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from benchmark.budgets import BUDGETS
+
+
+def _split(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def _seeds(s: str) -> list[int]:
+    """'0,1' or '0-4' -> seeds."""
+    out: list[int] = []
+    for part in _split(s):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _kv(pairs: list[str]) -> dict[str, object]:
+    """key=value options; values parsed as JSON when they can be (numbers, booleans, lists)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"expected key=value, got '{pair}'")
+        k, v = pair.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from benchmark.report import make_report
+    from benchmark.runner import RunConfig
+    from benchmark.sweep import plan, run_local, write_sweep_summary
+    from envs import UnknownTaskError, expand_tasks
+
+    try:
+        tasks = expand_tasks(args.tasks)
+    except UnknownTaskError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from benchmark.methods.registry import get_method
+
+    methods = _split(args.methods)
+    for m in methods:
+        try:
+            get_method(m)
+        except (KeyError, ImportError, TypeError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    if args.cache not in ("record", "replay", "live"):
+        print("error: --cache must be record, replay or live", file=sys.stderr)
+        return 2
+    base = RunConfig(
+        task="",
+        method="",
+        seed=0,
+        budget=args.budget,
+        oracle=args.oracle,
+        cache_mode=args.cache,
+        cache_dir=args.cache_dir,
+        out_dir=args.out,
+        method_options=_kv(args.method_opt),
+        oracle_options=_kv(args.oracle_opt),
+        budget_overrides=_kv(args.budget_opt),
+        backend=args.backend,
+    )
+    configs = plan(tasks, methods, _seeds(args.seeds), base)
+    t0 = time.perf_counter()
+    if args.executor == "ray":
+        from benchmark.ray_executor import run_ray
+
+        outcomes = run_ray(configs, address=args.ray_address)
+    else:
+        outcomes = run_local(configs, jobs=args.jobs)
+    wall = time.perf_counter() - t0
+    summary = write_sweep_summary(args.out, configs, outcomes, wall)
+    failed = [o for o in outcomes if not o.ok]
+    try:
+        out = make_report(args.out)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print()
+    print(out["table_md"].read_text())
+    print(f"Sweep: {len(configs)} runs ({len(failed)} failed) in {wall:.0f} s. Wrote:")
+    print(f"  per-run metrics : {Path(args.out)}/<task>/<method>/seed<k>/metrics.csv")
+    for name in ("summary", "table_csv", "table_md", "curves", "curves_queries", "bars", "html"):
+        print(f"  {name:<16}: {out[name]}")
+    print(f"  {'sweep':<16}: {summary}")
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report import main
+
+    return main([args.results_dir] + (["--baseline", args.baseline] if args.baseline else []))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from envs import list_suites, list_tasks
+
+    for name, spec in list_tasks().items():
+        print(f"{name:<40} levels={spec.levels}  {spec.instruction!r}")
+    for suite, members in list_suites().items():
+        print(f"suite {suite}: {', '.join(members)}")
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from benchmark.methods.registry import list_methods
+
+    for name, cls in list_methods().items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:<14} {doc}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    sw = sub.add_parser("sweep", help="run tasks x methods x seeds, then write the report")
+    sw.add_argument(
+        "--tasks", default="metaworld/drawer-open", help="tasks or suites, comma-separated"
+    )
+    sw.add_argument("--methods", default="erl-vlm", help="method names or pkg.module:Class")
+    sw.add_argument("--seeds", default="0,1", help="'0,1,2' or '0-4'")
+    sw.add_argument("--budget", default="smoke", choices=sorted(BUDGETS))
+    sw.add_argument("--oracle", default="scripted", help="scripted | gemini | openai")
+    sw.add_argument("--cache", default="record", help="record | replay | live")
+    sw.add_argument("--cache-dir", default=".cache/oracle")
+    sw.add_argument("--out", default="results")
+    sw.add_argument("--executor", default="local", choices=["local", "ray"])
+    sw.add_argument(
+        "--ray-address", default=None, help="ray.init address (default: $RAY_ADDRESS or local)"
+    )
+    sw.add_argument("--jobs", type=int, default=None, help="parallel runs (default: cores)")
+    sw.add_argument("--backend", default=None, help="task backend, e.g. thor for ALFRED")
+    sw.add_argument("--method-opt", action="append", default=[], metavar="K=V")
+    sw.add_argument("--oracle-opt", action="append", default=[], metavar="K=V")
+    sw.add_argument("--budget-opt", action="append", default=[], metavar="K=V")
+    sw.set_defaults(fn=cmd_sweep)
+
+    rp = sub.add_parser("report", help="tables, plots and report.html for a results directory")
+    rp.add_argument("results_dir")
+    rp.add_argument("--baseline", default=None)
+    rp.set_defaults(fn=cmd_report)
+
+    sub.add_parser("tasks", help="list tasks and suites").set_defaults(fn=cmd_tasks)
+    sub.add_parser("methods", help="list reward methods").set_defaults(fn=cmd_methods)
+
+    au = sub.add_parser(
+        "audit", help="rate expert and random trajectories; confusion matrix + gallery"
+    )
+    au.add_argument("rest", nargs=argparse.REMAINDER)
+    au.set_defaults(fn=lambda a: __import__("benchmark.audit", fromlist=["main"]).main(a.rest))
+
+    args = ap.parse_args(argv)
+    return int(args.fn(args) or 0)

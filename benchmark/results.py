@@ -1,0 +1,90 @@
+"""The on-disk layout of results: one directory per run, appended to as the run goes.
+
+results/<task>/<method>/seed<k>/
+    config.json       the resolved configuration (task, method, budget, SAC, oracle)
+    metrics.csv       one row per evaluation (step, success_rate, queries, cache counters, ...)
+    cache_stats.json  the oracle's hit/miss/call counters and its name
+    phases.json       wall time per phase (env, update, feedback, relabel, eval) and shares
+    versions.json     the software stack
+    done.json         written last: a run with this file is finished and never rerun
+    checkpoint.pt     while running: the state to resume from
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def slug(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @classmethod
+    def for_run(cls, out_dir: str | Path, task: str, method: str, seed: int) -> RunPaths:
+        return cls(Path(out_dir) / slug(task) / slug(method.replace(":", ".")) / f"seed{seed}")
+
+    config = property(lambda self: self.root / "config.json")
+    metrics = property(lambda self: self.root / "metrics.csv")
+    cache_stats = property(lambda self: self.root / "cache_stats.json")
+    phases = property(lambda self: self.root / "phases.json")
+    versions = property(lambda self: self.root / "versions.json")
+    done = property(lambda self: self.root / "done.json")
+    checkpoint = property(lambda self: self.root / "checkpoint.pt")
+    log = property(lambda self: self.root / "run.log")
+
+    def append_metrics(self, row: dict[str, Any], fields: list[str]) -> None:
+        new = not self.metrics.exists()
+        with self.metrics.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def truncate_metrics(self, n_rows: int) -> None:
+        """On resume, keep the first `n_rows` rows: later ones will be produced again."""
+        if not self.metrics.exists():
+            return
+        with self.metrics.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+            fields = list(rows[0].keys()) if rows else []
+        if not fields:
+            return
+        kept = rows[:n_rows]
+        tmp = self.metrics.with_suffix(".tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, self.metrics)
+
+
+def stack_versions() -> dict[str, Any]:
+    """Versions that decide whether frames (and so cache keys) are reproducible."""
+    out: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("torch", "numpy", "gymnasium", "metaworld", "mujoco", "vlm-feedback-bench"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    out["MUJOCO_GL"] = os.environ.get("MUJOCO_GL")
+    return out

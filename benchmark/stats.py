@@ -1,0 +1,69 @@
+"""Statistics for few-seed RL results, following Agarwal et al. (2021, "rliable").
+
+Written here rather than imported because rliable pins an old `arch` release that does not
+install cleanly on Python 3.11; the computations are small and pinned by hand-computed tests.
+Scores are arrays shaped [runs, tasks] (one column per task, one row per seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def iqm(scores: np.ndarray) -> float:
+    """Interquartile mean over all runs x tasks: the mean of the middle 50 % of scores.
+
+    Uses rliable's definition (scipy.stats.trim_mean with 25 % cut at each end).
+    """
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.asarray(scores, float).ravel(), proportiontocut=0.25))
+
+
+def stratified_bootstrap_ci(
+    scores: np.ndarray,
+    statistic=np.mean,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile CI of `statistic`, resampling seeds independently within each task."""
+    scores = np.asarray(scores, float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    runs, tasks = scores.shape
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, runs, size=(reps, runs, tasks))
+    resampled = np.take_along_axis(np.broadcast_to(scores, (reps, runs, tasks)), idx, axis=1)
+    values = np.array([statistic(r) for r in resampled])
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y), averaged over tasks: the Mann-Whitney U statistic / (m n), ties counting 1/2.
+
+    x, y: [runs, tasks] scores of methods X and Y on the same tasks (runs may differ).
+    """
+    x, y = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
+    if x.shape[0] == 1 and x.shape[1] > 1 and y.shape[1] == 1:
+        x = x.T
+    per_task = []
+    for t in range(x.shape[1]):
+        a, b = x[:, t][:, None], y[:, t][None, :]
+        per_task.append(((a > b) + 0.5 * (a == b)).mean())
+    return float(np.mean(per_task))
+
+
+def summarize(values: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Mean, sample std and a bootstrap 95 % CI of one task's per-seed scores."""
+    v = np.asarray(values, float)
+    lo, hi = stratified_bootstrap_ci(v, seed=seed) if len(v) > 1 else (float(v.mean()),) * 2
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": int(len(v)),
+    }

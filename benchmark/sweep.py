@@ -1,0 +1,181 @@
+"""Sweeps: the cross product tasks x methods x seeds, run in parallel processes.
+
+Each run is a separate process (spawned, so MuJoCo/EGL state is never forked) with its share
+of the cores as torch threads. Finished runs (done.json) are skipped, killed runs resume from
+their checkpoint, and a failed run is reported with its log without stopping the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmark.budgets import get_budget
+from benchmark.results import RunPaths, write_json
+from benchmark.runner import RunConfig
+
+console = Console(stderr=True)
+
+
+@dataclass
+class RunOutcome:
+    config: RunConfig
+    ok: bool
+    error: str = ""
+    skipped: bool = False
+
+
+def plan(
+    tasks: list[str], methods: list[str], seeds: list[int], base: RunConfig
+) -> list[RunConfig]:
+    return [replace(base, task=t, method=m, seed=s) for t in tasks for m in methods for s in seeds]
+
+
+def _run_one(cfg: RunConfig, progress_q) -> RunOutcome:
+    """Worker entry point: run one config with logging to its run.log."""
+    paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(paths.log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    run_id = f"{cfg.task} {cfg.method} s{cfg.seed}"
+    try:
+        from benchmark.dispatch import run_any
+
+        def report(**kw) -> None:
+            if progress_q is not None:
+                progress_q.put((run_id, kw))
+
+        run_any(cfg, progress=report)
+        return RunOutcome(cfg, ok=True)
+    except BaseException as err:  # noqa: BLE001 - a failed run must not take the sweep down
+        logging.getLogger(__name__).error("run failed:\n%s", traceback.format_exc())
+        return RunOutcome(cfg, ok=False, error=f"{type(err).__name__}: {err}")
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+
+
+def run_local(configs: list[RunConfig], jobs: int | None = None) -> list[RunOutcome]:
+    """Run configs in up to `jobs` processes (default: one per core) with one progress display."""
+    todo, outcomes = [], []
+    for cfg in configs:
+        if RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed).done.exists():
+            outcomes.append(RunOutcome(cfg, ok=True, skipped=True))
+        else:
+            todo.append(cfg)
+    if not todo:
+        console.print(f"[green]All {len(configs)} runs are already finished; nothing to do.[/]")
+        return outcomes
+    if outcomes:
+        console.print(f"{len(outcomes)} finished run(s) skipped; {len(todo)} to run.")
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(jobs or cores, len(todo)))
+    threads = max(1, cores // jobs)
+    todo = [replace(c, threads=threads) for c in todo]
+    total_steps = {
+        id(c): get_budget(c.budget).with_overrides(**c.budget_overrides).total_steps for c in todo
+    }
+
+    ctx = mp.get_context("spawn")
+    manager = ctx.Manager()
+    progress_q = manager.Queue()
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar,
+        ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+        ) as pool,
+    ):
+        overall = bar.add_task(
+            f"sweep ({jobs} processes x {threads} threads)", total=len(todo), info=""
+        )
+        rows = {}
+        futures = {}
+        for cfg in todo:
+            rid = f"{cfg.task} {cfg.method} s{cfg.seed}"
+            rows[rid] = bar.add_task(f"  {rid}", total=total_steps[id(cfg)], info="queued")
+            futures[pool.submit(_run_one, cfg, progress_q)] = cfg
+        pending = set(futures)
+        failed = 0
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    rid, kw = progress_q.get_nowait()
+                except queue.Empty:
+                    break
+                bar.update(
+                    rows[rid],
+                    completed=kw.get("step", 0),
+                    info=f"success {kw.get('success', 0):.2f}  queries {kw.get('queries', 0)}",
+                )
+            for fut in done:
+                cfg = futures[fut]
+                rid = f"{cfg.task} {cfg.method} s{cfg.seed}"
+                try:
+                    outcome = fut.result()
+                except Exception as err:  # the worker process itself died
+                    outcome = RunOutcome(cfg, ok=False, error=f"worker died: {err}")
+                outcomes.append(outcome)
+                failed += not outcome.ok
+                bar.update(
+                    rows[rid],
+                    completed=total_steps[id(cfg)],
+                    info="[green]done[/]" if outcome.ok else "[red]FAILED[/]",
+                )
+                bar.update(overall, advance=1, info=f"failed {failed}" if failed else "")
+    manager.shutdown()
+    for o in outcomes:
+        if not o.ok:
+            log = RunPaths.for_run(
+                o.config.out_dir, o.config.task, o.config.method, o.config.seed
+            ).log
+            console.print(
+                f"[red]FAILED[/] {o.config.task} {o.config.method} seed {o.config.seed}: "
+                f"{o.error}\n  log: {log}"
+            )
+    return outcomes
+
+
+def write_sweep_summary(
+    out_dir: str, configs: list[RunConfig], outcomes: list[RunOutcome], wall_s: float
+) -> Path:
+    path = Path(out_dir) / "sweep.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(
+        path,
+        {
+            "runs": [
+                {**asdict(o.config), "ok": o.ok, "skipped": o.skipped, "error": o.error}
+                for o in outcomes
+            ],
+            "n_runs": len(configs),
+            "wall_s": round(wall_s, 2),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    )
+    return path
