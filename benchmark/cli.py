@@ -110,6 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return main([args.results_dir] + (["--baseline", args.baseline] if args.baseline else []))
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.dispatch import run_any
+    from benchmark.runner import RunConfig
+
+    root = run_any(RunConfig(**json.loads(Path(args.config).read_text())))
+    print(root)
+    return 0
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from envs import list_suites, list_tasks
 
@@ -159,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("results_dir")
     rp.add_argument("--baseline", default=None)
     rp.set_defaults(fn=cmd_report)
+
+    rn = sub.add_parser("run", help="one run from a RunConfig JSON file (what sweeps execute)")
+    rn.add_argument("--config", required=True)
+    rn.set_defaults(fn=cmd_run)
 
     sub.add_parser("tasks", help="list tasks and suites").set_defaults(fn=cmd_tasks)
     sub.add_parser("methods", help="list reward methods").set_defaults(fn=cmd_methods)

@@ -9,7 +9,6 @@ stopped and, with the oracle in replay mode, ends with the same metrics as an un
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -357,15 +356,3 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     write_json(paths.done, {"final_success_rate": sr, "steps": state["step"], "wall_s": total})
     paths.checkpoint.unlink(missing_ok=True)
     return paths.root
-
-
-def main_single(argv: list[str] | None = None) -> int:
-    """`python -m benchmark run TASK METHOD SEED` — one run in the foreground (used by sweeps)."""
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m benchmark run")
-    ap.add_argument("--config", required=True, help="JSON file with a RunConfig")
-    args = ap.parse_args(argv)
-    cfg = RunConfig(**json.loads(Path(args.config).read_text()))
-    run(cfg)
-    return 0
