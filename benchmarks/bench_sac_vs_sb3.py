@@ -1,0 +1,189 @@
+"""Our SAC vs stable-baselines3's SAC on the same task, network sizes, batch and learning rates.
+
+Speed: environment steps per second with one gradient update per step, both measured in this
+one process, one after the other, so the ratio is meaningful on a shared, noisy machine.
+Learning (--learn): success-rate curves over seeds at the same step budget with the env's
+dense reward, evaluated by the same function on the same evaluation episodes.
+
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000            # speed only
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.budgets import get_budget
+from benchmark.runner import RunConfig, _episode_seed, evaluate, run
+from envs import get_task
+
+TASK = "metaworld/drawer-open"
+
+
+class _SB3Policy:
+    """Adapter so our `evaluate` can drive an SB3 model."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.model.predict(obs, deterministic=deterministic)[0]
+
+
+def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len: int, threads: int):
+    from gymnasium.wrappers import TimeLimit
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    torch.set_num_threads(threads)
+    task = get_task(TASK)
+    env = TimeLimit(task.make_env(seed), max_len)
+    env.reset(seed=_episode_seed(seed, 0))
+    eval_env = task.make_env(seed + 1)
+    model = SB3SAC(
+        "MlpPolicy",
+        env,
+        learning_rate=1e-4,
+        buffer_size=steps,
+        learning_starts=1000,
+        batch_size=512,
+        tau=0.005,
+        gamma=0.99,
+        train_freq=1,
+        gradient_steps=1,
+        ent_coef="auto_0.1",
+        policy_kwargs={"net_arch": [256, 256, 256]},
+        seed=seed,
+        device="cpu",
+    )
+    curve: list[tuple[int, float]] = []
+
+    class Eval(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % eval_every == 0:
+                sr, _ = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes, max_len)
+                curve.append((self.num_timesteps, sr))
+            return True
+
+    t0 = time.perf_counter()
+    model.learn(steps, callback=Eval())
+    wall = time.perf_counter() - t0
+    sr, _ = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
+    curve.append((steps, sr))
+    return wall, curve
+
+
+def ours_run(
+    seed: int, steps: int, eval_every: int, eval_episodes: int, max_len: int, threads: int, out: str
+):
+    cfg = RunConfig(
+        task=TASK,
+        method="gt-reward",
+        seed=seed,
+        budget="short",
+        out_dir=out,
+        cache_dir=f"{out}/cache",
+        threads=threads,
+        budget_overrides={
+            "total_steps": steps,
+            "seed_steps": 1000,
+            "unsup_steps": 0,
+            "eval_every": eval_every,
+            "eval_episodes": eval_episodes,
+            "max_episode_steps": max_len,
+        },
+    )
+    root = run(cfg)
+    phases = json.loads((root / "phases.json").read_text())
+    import pandas as pd
+
+    m = pd.read_csv(root / "metrics.csv")
+    return phases, list(zip(m["step"], m["success_rate"], strict=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--learn", action="store_true", help="also report success curves")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="results/bench_sac_vs_sb3")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    eval_every = max(1000, args.steps // 10) if args.learn else 10**9
+    eval_eps = 5 if args.learn else 0
+    max_len = get_budget("short").max_episode_steps or 500
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in seeds:
+        phases, ours_curve = ours_run(
+            seed,
+            args.steps,
+            eval_every,
+            eval_eps,
+            max_len,
+            args.threads,
+            f"{args.out}/ours_{time.time_ns()}",
+        )
+        ours_train = phases["total_s"] - phases.get("eval", 0.0)
+        sb3_wall, sb3_curve = sb3_run(seed, args.steps, eval_every, eval_eps, max_len, args.threads)
+        sb3_eval = 0.0  # SB3's wall includes its evaluations; they are 0 episodes in speed mode
+        rows.append(
+            {
+                "seed": seed,
+                "ours_steps_per_s": args.steps / ours_train,
+                "sb3_steps_per_s": args.steps / (sb3_wall - sb3_eval),
+                "ours_final": ours_curve[-1][1],
+                "sb3_final": sb3_curve[-1][1],
+                "ours_curve": ours_curve,
+                "sb3_curve": sb3_curve,
+                "ours_phases": phases,
+            }
+        )
+        r = rows[-1]
+        print(
+            f"seed {seed}: ours {r['ours_steps_per_s']:.1f} steps/s, SB3 {r['sb3_steps_per_s']:.1f} "
+            f"steps/s, ratio {r['ours_steps_per_s'] / r['sb3_steps_per_s']:.2f}; "
+            f"final success ours {r['ours_final']:.2f} vs SB3 {r['sb3_final']:.2f}"
+        )
+    ours = np.mean([r["ours_steps_per_s"] for r in rows])
+    sb3 = np.mean([r["sb3_steps_per_s"] for r in rows])
+    print(
+        "\n| implementation | env steps/s (1 update/step, batch 512, 3x256) | final success (mean) |"
+    )
+    print("|---|---|---|")
+    print(f"| this suite's SAC | {ours:.1f} | {np.mean([r['ours_final'] for r in rows]):.2f} |")
+    print(f"| stable-baselines3 SAC | {sb3:.1f} | {np.mean([r['sb3_final'] for r in rows]):.2f} |")
+    print(
+        f"\nspeed ratio (ours / SB3): {ours / sb3:.2f}  (steps={args.steps}, seeds={seeds}, "
+        f"threads={args.threads})"
+    )
+    (Path(args.out) / "bench.json").write_text(json.dumps(rows, indent=1, default=float))
+    if args.learn:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for key, label in (("ours_curve", "this suite"), ("sb3_curve", "SB3")):
+            xs = [s for s, _ in rows[0][key]]
+            ys = np.mean([[v for _, v in r[key]] for r in rows], axis=0)
+            ax.plot(xs, ys, label=f"{label} (n={len(rows)})")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("success rate")
+        ax.set_title(f"{TASK}, dense env reward")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(Path(args.out) / "sac_vs_sb3.png", dpi=120)
+        print(f"plot: {Path(args.out) / 'sac_vs_sb3.png'}")
+
+
+if __name__ == "__main__":
+    main()
