@@ -52,6 +52,22 @@ def parse_name(name: str) -> tuple[str, TaskGoal]:
     return parts[0], goal
 
 
+def thor_goal(task_type: str, variant: str) -> TaskGoal:
+    """A THOR variant may name any ALFRED class (e.g. 'butterknife-countertop'): THOR decides
+    what exists, so only the shape is checked here; task files are matched case-insensitively."""
+    parts = variant.split("-")
+    shape = {"look_at_obj_in_light": 2, "pick_and_place_with_movable_recep": 3}.get(task_type, 2)
+    if len(parts) != shape or not all(p.isalpha() for p in parts):
+        raise ValueError(
+            f"variant {variant!r} of {TASK_TYPES[task_type]} needs {shape} class names"
+        )
+    if task_type == "look_at_obj_in_light":
+        return TaskGoal(task_type, parts[0], toggle=parts[1])
+    if shape == 3:
+        return TaskGoal(task_type, parts[0], parent=parts[2], mrecep=parts[1])
+    return TaskGoal(task_type, parts[0], parent=parts[1])
+
+
 def twin_spec(name: str, goal: TaskGoal) -> TaskSpec:
     return TaskSpec(
         name=name,
@@ -84,12 +100,13 @@ def _resolve(name: str) -> TaskSpec | None:
     parts = name.split("/")
     if len(parts) not in (2, 3) or parts[1] not in SHORT_TO_TYPE:
         return None
-    prefix, goal = parse_name(name)
-    if prefix == "alfred-thor":
-        from envs.alfred.thor_spec import thor_spec  # no ai2thor import happens here
+    if parts[0] == "alfred-thor":
+        from envs.alfred.thor import thor_spec  # imports no ai2thor
 
+        task_type = SHORT_TO_TYPE[parts[1]]
+        goal = thor_goal(task_type, parts[2]) if len(parts) == 3 else DEFAULT_GOALS[task_type]
         return thor_spec(name, goal)
-    return twin_spec(name, goal)
+    return twin_spec(name, parse_name(name)[1])
 
 
 def get_alfred_task(name: str, backend: str = "twin") -> TaskSpec:
