@@ -213,8 +213,9 @@ def make_report(results_dir: str | Path, baseline: str | None = None) -> dict[st
     table.to_csv(out["table_csv"], index=False)
     agg.to_csv(out["aggregate"], index=False)
     out["table_md"].write_text(f"{markdown_table(table)}\n{caption}\n")
-    plot_curves(curves, "step", out["curves"], f"Success vs environment steps ({caption[:90]}…)")
-    plot_curves(curves, "queries", out["curves_queries"], "Success vs oracle queries")
+    subtitle = f"oracle: {oracles} · budget: {budgets} · mean and 95% CI over seeds"
+    plot_curves(curves, "step", out["curves"], f"Success vs environment steps ({subtitle})")
+    plot_curves(curves, "queries", out["curves_queries"], f"Success vs oracle queries ({subtitle})")
     plot_bars(table, out["bars"], f"Final success (oracle: {oracles}; budget: {budgets})")
     write_html(
         out["html"], table, agg, [out["curves"], out["curves_queries"], out["bars"]], caption
