@@ -1,77 +1,111 @@
-"""The policy's observation: a fixed-size float32 vector of the symbolic state.
+"""The policy's observation: a compact, goal-relational float32 vector of the symbolic state.
 
-Per receptacle slot and per object slot a block of one-hots and flags, in slot order, so that
-slot i's features line up with the actions that name slot i. Goal-relational flags (is this the
-target class, the target receptacle, the appliance the task needs) make the vector readable
-without parsing the instruction, as ALFRED's agents get the goal from language.
+Layout (OBS_DIM = 24 + 12 x 11 + 10 x 13 = 286):
+
+    global      agent location one-hot (12 receptacle slots + "middle of the room"), hand full,
+                holding a goal object, holding a loaded goal container, a goal object has the
+                required state change, goal objects placed (0, .5, 1), goal lamp on,
+                task-type one-hot (7)
+    receptacle  per slot: present, openable, open, switched on, agent here, is the target
+                receptacle class, is the appliance the task needs, is the goal lamp, goal objects
+                lying here (0, .5, 1), goal container here, loaded goal container here
+    object      per slot: present, held, at the agent's receptacle, reachable now, is a goal
+                object, is a goal container, hot, cold, dirty, cleaned, holds a goal object,
+                can hold objects, lies on a target receptacle
+
+Features are *roles* relative to the task (ALFRED's agents get the goal from the instruction),
+not class identities, and each slot's block lines up with the actions naming that slot: this is
+what lets a small MLP trained offline generalise across procedurally generated layouts. The
+frames, not this vector, carry the class names and colours the reward model and the VLM see.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from envs.alfred.catalog import (
-    OBJECT_CLASSES,
-    OBJECT_INDEX,
-    RECEP_INDEX,
-    RECEPTACLE_CLASSES,
-    TASK_TYPE_INDEX,
-)
+from envs.alfred.catalog import STATE_CHANGE, TASK_TYPE_INDEX
 from envs.alfred.scene import NOWHERE, OBJECT_SLOTS, RECEP_SLOTS, SceneState
 
-_NR, _NO = len(RECEPTACLE_CLASSES), len(OBJECT_CLASSES)
-_AGENT = RECEP_SLOTS + 1 + 1  # location one-hot (+ "nowhere"), hand full
-_RECEP = 1 + _NR + 6  # present, class, openable, open, toggleable, on, agent here, goal role
-_OBJ = 1 + _NO + RECEP_SLOTS + 1 + OBJECT_SLOTS + 4 + 2
-_TASK = len(TASK_TYPE_INDEX)
-OBS_DIM = _AGENT + RECEP_SLOTS * _RECEP + OBJECT_SLOTS * _OBJ + _TASK
+_GLOBAL = RECEP_SLOTS + 1 + 6 + len(TASK_TYPE_INDEX)
+_RECEP = 11
+_OBJ = 13
+OBS_DIM = _GLOBAL + RECEP_SLOTS * _RECEP + OBJECT_SLOTS * _OBJ
+_FLAG = {"clean": "cleaned", "heat": "hot", "cool": "cold"}
 
 
 def encode_observation(s: SceneState) -> np.ndarray:
     v = np.zeros(OBS_DIM, np.float32)
     g = s.goal
+    targets = [i for i, o in enumerate(s.objects) if o.cls == g.object]
+    movables = [i for i, o in enumerate(s.objects) if g.mrecep and o.cls == g.mrecep]
+    loaded = [m for m in movables if any(s.objects[t].inside == m for t in targets)]
+    change = _FLAG.get(STATE_CHANGE.get(g.task_type, ""), "")
+    parents = {i for i, r in enumerate(s.receptacles) if r.cls == g.parent}
+
+    def in_parent(o: int) -> bool:
+        return not s.is_held(o) and s.where(o) in parents
+
+    # global
     v[s.agent if s.agent != NOWHERE else RECEP_SLOTS] = 1.0
-    v[RECEP_SLOTS + 1] = float(s.held != NOWHERE)
-    base = _AGENT
-    tools = {g.appliance, g.toggle} - {""}
+    k = RECEP_SLOTS + 1
+    v[k : k + 6] = [
+        s.held != NOWHERE,
+        s.held in targets,
+        s.held in loaded,
+        any(getattr(s.objects[t], change) for t in targets) if change else 0.0,
+        min(2, sum(in_parent(t) for t in targets)) / 2.0,
+        any(r.is_on for r in s.receptacles if r.cls == g.toggle) if g.toggle else 0.0,
+    ]
+    v[k + 6 + TASK_TYPE_INDEX[g.task_type]] = 1.0
+    # receptacles
+    base = _GLOBAL
     for i, r in enumerate(s.receptacles):
-        j = base + i * _RECEP
-        v[j] = 1.0
-        if r.cls in RECEP_INDEX:  # THOR classes outside the twin's list keep only their flags
-            v[j + 1 + RECEP_INDEX[r.cls]] = 1.0
-        k = j + 1 + _NR
-        v[k : k + 6] = [
+        here = [o for o in targets if not s.is_held(o) and s.where(o) == i]
+        v[base + i * _RECEP : base + (i + 1) * _RECEP] = [
+            1.0,
             r.openable,
             r.is_open,
-            r.toggleable,
             r.is_on,
             i == s.agent,
-            1.0 if r.cls == g.parent else (0.5 if r.cls in tools else 0.0),
+            r.cls == g.parent,
+            bool(g.appliance) and r.cls == g.appliance,
+            bool(g.toggle) and r.cls == g.toggle,
+            min(2, len(here)) / 2.0,
+            any(not s.is_held(m) and s.where(m) == i for m in movables),
+            any(not s.is_held(m) and s.where(m) == i for m in loaded),
         ]
+    # objects
     base += RECEP_SLOTS * _RECEP
     for i, o in enumerate(s.objects):
-        j = base + i * _OBJ
-        v[j] = 1.0
-        if o.cls in OBJECT_INDEX:
-            v[j + 1 + OBJECT_INDEX[o.cls]] = 1.0
-        k = j + 1 + _NO
-        loc = s.where(i)
-        if loc != NOWHERE:
-            v[k + loc] = 1.0
-        k += RECEP_SLOTS
-        v[k] = float(s.is_held(i))
-        k += 1
-        if o.inside != NOWHERE:
-            v[k + o.inside] = 1.0
-        k += OBJECT_SLOTS
-        v[k : k + 6] = [
+        at_agent = not s.is_held(i) and s.agent != NOWHERE and s.where(i) == s.agent
+        v[base + i * _OBJ : base + (i + 1) * _OBJ] = [
+            1.0,
+            s.is_held(i),
+            at_agent,
+            s.reachable(i),
+            i in targets,
+            i in movables,
             o.hot,
             o.cold,
             o.dirty,
             o.cleaned,
-            o.cls == g.object,
-            bool(g.mrecep) and o.cls == g.mrecep,
+            i in loaded,
+            o.is_container,
+            in_parent(i),
         ]
-    base += OBJECT_SLOTS * _OBJ
-    v[base + TASK_TYPE_INDEX[g.task_type]] = 1.0
     return v
+
+
+#: How the vector and the action space line up, for slot-structured networks (benchmark IQL):
+#: a global block, then sets of equally sized slot blocks; the actions are, in order, one per
+#: slot of a set ("slot" heads) or a fixed number of global verbs ("global" heads).
+STRUCTURE: dict = {
+    "global": _GLOBAL,
+    "sets": [("receptacles", RECEP_SLOTS, _RECEP), ("objects", OBJECT_SLOTS, _OBJ)],
+    "actions": [
+        ("slot", "receptacles"),  # goto r
+        ("slot", "objects"),  # take o
+        ("slot", "objects"),  # put in o
+        ("global", 7),  # put, open, close, heat, cool, clean, toggle
+    ],
+}

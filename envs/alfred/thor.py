@@ -38,7 +38,7 @@ from envs.alfred.actions import (
     why_invalid,
 )
 from envs.alfred.catalog import TaskGoal
-from envs.alfred.observation import OBS_DIM, encode_observation
+from envs.alfred.observation import OBS_DIM, STRUCTURE, encode_observation
 from envs.alfred.planner import make_expert
 from envs.alfred.thor_bridge import (
     SlotMap,
@@ -113,6 +113,7 @@ class ThorAlfredEnv(gym.Env):
     """ALFRED task files on AI2-THOR behind the twin's interface (see module docstring)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+    obs_structure = STRUCTURE
 
     def __init__(
         self,

@@ -36,13 +36,15 @@ from envs.alfred.actions import (
     why_invalid,
 )
 from envs.alfred.catalog import TaskGoal
-from envs.alfred.observation import OBS_DIM, encode_observation
+from envs.alfred.observation import OBS_DIM, STRUCTURE, encode_observation
 from envs.alfred.render import draw_state
 from envs.alfred.scene import SceneState, from_snapshot, generate_scene, to_snapshot
 
 
 class AlfredTwinEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+    #: slot layout of observation and actions (see observation.STRUCTURE)
+    obs_structure = STRUCTURE
 
     def __init__(
         self,
