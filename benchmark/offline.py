@@ -45,9 +45,6 @@ log = logging.getLogger(__name__)
 #: twin episodes cost milliseconds, and 3 evaluation episodes (the smoke budget) would measure
 #: success in steps of 33 %: offline evaluations use at least this many fresh scenes
 EVAL_EPISODES_MIN = 20
-#: expert / noisy-expert / random shares of the logged dataset, and the noisy expert's epsilon
-DATASET_MIX = (0.25, 0.5, 0.25)
-DATASET_EPSILON = 0.4
 
 
 @contextmanager
@@ -180,8 +177,6 @@ def run_offline(
             task,
             budget.offline_episodes,
             seed=cfg.seed,
-            mix=DATASET_MIX,
-            epsilon=DATASET_EPSILON,
             max_episode_steps=max_len,
         )
     env = task.make_env(cfg.seed)

@@ -29,10 +29,10 @@ def test_columns_shapes_and_mix(data: OfflineDataset) -> None:
     assert data.frames.shape == (n, 64, 64, 3) and data.frames.dtype == np.uint8
     assert data.snapshots.dtype == np.float64 and data.actions.dtype == np.int64
     assert set(data.privileged) == set(PRIVILEGED_COLUMNS)
-    assert data.meta["mix"] == {"expert": 4, "noisy": 8, "random": 4}
+    assert data.meta["mix"] == {"expert": 2, "noisy": 6, "random": 8}
     stats = data.stats()
     assert stats["episodes"] == 16 and stats["expert_success"] == 1.0
-    assert stats["random_success"] <= 0.25
+    assert stats["random_success"] <= 0.25 and stats["noisy_success"] < 1.0
     assert not data.rewards.any()  # unlabelled until a method relabels it
 
 
