@@ -208,7 +208,10 @@ def run_offline(
             "env_reward": method.env_reward,
         },
         "budget": budget.to_dict(),
-        "iql": {**parts.iql.to_dict(), "network": "SlotNet" if structure else "MLP"},
+        "iql": {
+            **parts.iql.to_dict(),
+            "network": "SlotNet" if structure and parts.iql.network == "auto" else "MLP",
+        },
         "dataset": {**data.meta, "digest": dataset_digest(data), "stats": data_stats},
         "oracle": {
             "provider": cfg.oracle,

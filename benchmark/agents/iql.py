@@ -35,8 +35,10 @@ class IQLConfig:
     expectile: float = 0.7
     temperature: float = 3.0
     max_weight: float = 100.0
-    #: width of the slot embeddings when the env publishes a slot structure
-    slot_hidden: int = 64
+    #: "auto": SlotNet when the env publishes a slot structure, else MLP; or force "mlp"
+    network: str = "auto"
+    #: width of the slot embeddings (SlotNet)
+    slot_hidden: int = 32
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,8 +111,10 @@ class SlotNet(nn.Module):
 def make_net(
     obs_dim: int, out_dim: int, cfg: IQLConfig, structure: dict[str, Any] | None, per_action: bool
 ) -> nn.Module:
-    """A flat MLP, or a SlotNet when the env publishes its slot structure."""
-    if structure is None:
+    """A flat MLP, or a SlotNet when the env publishes its slot structure (network="auto")."""
+    if cfg.network not in ("auto", "mlp"):
+        raise ValueError(f"IQLConfig.network must be 'auto' or 'mlp', not {cfg.network!r}")
+    if structure is None or cfg.network == "mlp":
         return mlp(obs_dim, out_dim, cfg.hidden_dim, cfg.hidden_depth)
     s = dict(structure) if per_action else {**structure, "actions": []}
     return SlotNet(obs_dim, out_dim, cfg.slot_hidden, s)
