@@ -1,5 +1,11 @@
 """Tasks for the suite: MetaWorld, the ALFRED twin (and AI2-THOR), and real-robot clients."""
 
+import os
+
+# MuJoCo picks its GL backend at first import: headless EGL unless the user chose otherwise.
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
 from envs.registry import (
     UnknownTaskError,
     expand_tasks,

@@ -1,0 +1,17 @@
+"""MetaWorld v3 tasks (Farama's `metaworld`, unforked) for the suite.
+
+`metaworld/<env-name>` works for every v3 single-task env; the paper's three tasks carry the
+instructions, rating levels and teacher accuracies from ERL-VLM. Suite `metaworld` = those three.
+"""
+
+from __future__ import annotations
+
+from envs.metaworld.tasks import PAPER_TASKS, resolve, spec_for
+from envs.registry import register_resolver, register_suite, register_task
+
+for _name in PAPER_TASKS:
+    register_task(spec_for(_name))
+register_suite("metaworld", [f"metaworld/{n}" for n in PAPER_TASKS])
+register_resolver("metaworld", resolve)
+
+__all__ = ["PAPER_TASKS", "resolve", "spec_for"]
