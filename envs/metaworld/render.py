@@ -9,6 +9,7 @@ shadows, reflections and multisampling. Turning those off keeps every object vis
 from __future__ import annotations
 
 import atexit
+import contextlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -38,9 +39,6 @@ class FastRenderer:
         model.vis.quality.offsamples = 0  # no multisampling
         side = max(480, int(model.vis.global_.offwidth))
         model.vis.global_.offwidth = model.vis.global_.offheight = side
-        # free GL contexts before the interpreter tears EGL down (avoids noisy errors at exit)
-        ref = weakref.ref(self)
-        atexit.register(lambda: ref() is not None and ref().close())
 
     def _renderer(self, size: int) -> mujoco.Renderer:
         r = self._renderers.get(size)
@@ -52,6 +50,11 @@ class FastRenderer:
                 mujoco.mjtRndFlag.mjRND_SKYBOX,
             ):
                 r.scene.flags[flag] = False
+            if not self._renderers:
+                # mujoco registers eglTerminate with atexit when it makes its first context;
+                # registering after it means (LIFO) our contexts are freed before EGL goes away
+                ref = weakref.ref(self)
+                atexit.register(lambda: ref() is not None and ref().close())
             self._renderers[size] = r
         return r
 
@@ -62,8 +65,6 @@ class FastRenderer:
 
     def close(self) -> None:
         for r in self._renderers.values():
-            try:
+            with contextlib.suppress(Exception):  # EGL may already be gone at interpreter exit
                 r.close()
-            except Exception:  # noqa: BLE001 - EGL may already be gone at interpreter exit
-                pass
         self._renderers.clear()
