@@ -1,0 +1,46 @@
+"""Build an oracle by provider name, wrapped in the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from oracle_cache.cache import CachedOracle
+
+PROVIDERS = ("scripted", "gemini", "openai")
+
+
+def make_provider(provider: str, options: dict[str, Any] | None = None) -> Any:
+    options = dict(options or {})
+    if provider == "scripted":
+        from oracle_cache.scripted import ScriptedTeacher
+
+        return ScriptedTeacher(**options)
+    if provider == "gemini":
+        from oracle_cache.gemini import GeminiProvider
+
+        return GeminiProvider(**options)
+    if provider == "openai":
+        from oracle_cache.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider(**options)
+    raise ValueError(f"Unknown oracle provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+
+
+def build_oracle(
+    provider: str,
+    mode: str = "record",
+    cache_dir: str | Path | None = ".cache/oracle",
+    options: dict[str, Any] | None = None,
+) -> CachedOracle:
+    """`options` go to the provider, except `max_in_flight`, which sets the cache's concurrency."""
+    options = dict(options or {})
+    max_in_flight = int(options.pop("max_in_flight", 1 if provider == "scripted" else 8))
+    if mode == "replay":
+        # replay never calls a provider, so it must not need one (no SDK, no API key)
+        from oracle_cache.replay import ReplayOnlyProvider
+
+        prov: Any = ReplayOnlyProvider(provider, options)
+    else:
+        prov = make_provider(provider, options)
+    return CachedOracle(prov, mode, cache_dir, max_in_flight=max_in_flight)
