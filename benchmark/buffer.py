@@ -115,8 +115,11 @@ class ReplayBuffer:
         return out
 
     # --- for the agent ------------------------------------------------------------------------
-    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        idx = rng.integers(0, self.size, size=batch_size)
+    def sample(
+        self, batch_size: int, rng: np.random.Generator, upto: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Uniform batch from the first `upto` transitions (default: all stored)."""
+        idx = rng.integers(0, self.size if upto is None else max(1, upto), size=batch_size)
         return {
             "obs": torch.from_numpy(self.obs[idx]),
             "action": torch.from_numpy(self.actions[idx]),

@@ -34,6 +34,9 @@ from envs.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 
+#: transitions labelled per reward-model call between feedback sessions
+RELABEL_CHUNK = 64
+
 METRIC_FIELDS = [
     "step",
     "episodes",
@@ -317,11 +320,14 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
             state["next_session"] += budget.feedback_every
 
         if step >= budget.seed_steps:
-            with _timed(phases, "relabel"):
-                relabel(buffer.labelled, buffer.size)
+            if buffer.size - buffer.labelled >= RELABEL_CHUNK or buffer.labelled == 0:
+                # new transitions are labelled in chunks (one CNN call per chunk, not per step);
+                # until then they wait outside the sampled range
+                with _timed(phases, "relabel"):
+                    relabel(buffer.labelled, buffer.size)
             with _timed(phases, "update"):
                 for _ in range(budget.updates_per_step):
-                    batch = buffer.sample(sac_cfg.batch_size, rng)
+                    batch = buffer.sample(sac_cfg.batch_size, rng, upto=buffer.labelled)
                     if step < unsup_end or not method.is_ready and learned:
                         batch["reward"] = entropy(
                             batch["next_obs"], buffer.next_obs[: buffer.size], rng
