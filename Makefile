@@ -52,5 +52,9 @@ format: $(STAMP)
 report: $(STAMP)
 	$(PY) -m benchmark report "$(OUT)"
 
+# Regenerate requirements.lock (the pins CI and the Docker images install) reproducibly.
+lock:
+	bash scripts/lock.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
