@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian libraries MuJoCo needs to render off-screen (EGL, with OSMesa as a fallback).
+# Debian libraries MuJoCo needs to render off-screen (EGL, with OSMesa as a fallback), and
+# Debian's chromium (+ a font) for the browser tests of the HTML report and leaderboard page.
 # Installs only what is missing; needs root (or sudo) the first time.
 set -euo pipefail
-pkgs=(libegl1 libgl1 libegl-mesa0 libosmesa6)
+pkgs=(libegl1 libgl1 libegl-mesa0 libosmesa6 chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
