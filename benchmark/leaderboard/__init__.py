@@ -1,0 +1,10 @@
+"""Leaderboards: fixed protocols, verifiable submissions and generated standings.
+
+protocol.py (what a board runs) -> submit.py (runs it through the sweep API) -> collect.py
+(turns finished runs into a submission) -> validate.py (checks one against its protocol and its
+files; rerun.py re-executes it) -> standings.py + page.py (README.md, plots, index.html).
+"""
+
+from benchmark.leaderboard.protocol import Protocol, get_protocol, load_protocols
+
+__all__ = ["Protocol", "get_protocol", "load_protocols"]

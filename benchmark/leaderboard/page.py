@@ -1,0 +1,241 @@
+"""The board's static index.html: one file, no server, no external assets.
+
+Tables sort on a click on their header (inline script, numbers sort numerically with missing
+values last); plots are embedded as data URIs so the page can be opened from disk or attached.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmark.leaderboard.protocol import Protocol
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1250px;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
+.warn{background:#fff3cd;border:1px solid #e0c060;padding:.5em .8em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
+td.t,th.t{text-align:left}
+th{background:#eef;cursor:pointer;user-select:none;position:sticky;top:0}
+th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
+tr.baseline td:nth-child(2)::after{content:" \\2020";color:#777}
+img{max-width:100%;display:block;margin:.6em 0}
+.note{color:#555;font-size:.9em}
+"""
+
+SCRIPT = """
+(function () {
+  function value(row, col, numeric) {
+    var cell = row.cells[col];
+    var raw = cell.getAttribute('data-value');
+    if (raw === null) raw = cell.textContent;
+    if (!numeric) return raw.toLowerCase();
+    var v = parseFloat(raw);
+    return isNaN(v) ? null : v;
+  }
+  function sortBy(table, th, col) {
+    var numeric = th.getAttribute('data-type') === 'num';
+    var first = th.getAttribute('data-first') || (numeric ? 'descending' : 'ascending');
+    var current = th.getAttribute('aria-sort');
+    var dir = current ? (current === 'ascending' ? 'descending' : 'ascending') : first;
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = value(a, col, numeric), y = value(b, col, numeric);
+      if (x === null || y === null) return (x === null) - (y === null);
+      var c = x < y ? -1 : x > y ? 1 : 0;
+      return dir === 'ascending' ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    Array.prototype.forEach.call(th.parentNode.cells, function (h) { h.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', dir);
+  }
+  document.querySelectorAll('table.sortable').forEach(function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      th.tabIndex = 0;
+      th.title = 'click to sort';
+      th.addEventListener('click', function () { sortBy(table, th, col); });
+      th.addEventListener('keydown', function (e) {
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(table, th, col); }
+      });
+    });
+  });
+})();
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return '<td data-value="">–</td>'
+    return f'<td data-value="{x!r}">{x:.{digits}f}</td>'
+
+
+def _th(label: str, key: str, numeric: bool, title: str = "") -> str:
+    kind = "num" if numeric else "text"
+    cls = "" if numeric else ' class="t"'
+    tip = f' aria-label="{_e(title)}"' if title else ""
+    return f'<th data-key="{_e(key)}" data-type="{kind}"{cls}{tip}>{_e(label)}</th>'
+
+
+def _ranking(proto: Protocol, rows: list[dict[str, Any]]) -> str:
+    heads = [
+        _th("Rank", "rank", True),
+        _th("Method", "name", False),
+        _th("IQM", "iqm", True),
+        _th("IQM CI low", "iqm_ci_low", True),
+        _th("IQM CI high", "iqm_ci_high", True),
+        _th("Mean", "mean", True),
+    ]
+    heads += [_th(t.split("/")[-1], f"task:{t}", True, t) for t in proto.tasks]
+    heads += [
+        _th("P(> sparse)", "p_improve", True),
+        _th("Version", "version", False),
+        _th("Authors", "authors", False),
+        _th("Submitted", "created_at", False),
+    ]
+    heads[0] = heads[0].replace('data-type="num"', 'data-type="num" data-first="ascending"')
+    body = []
+    for r in rows:
+        cells = [
+            f'<td data-value="{r["rank"]}">{r["rank"]}</td>',
+            f'<td class="t" title="{_e(r["code"])}">{_e(r["name"])}</td>',
+            _num(r["iqm"]),
+            _num(r["iqm_ci"][0]),
+            _num(r["iqm_ci"][1]),
+            _num(r["mean"]),
+        ]
+        cells += [_num(r["per_task"][t]["mean"]) for t in proto.tasks]
+        cells += [
+            _num(r["p_improve"], 2),
+            f'<td class="t">{_e(r["version"])}</td>',
+            f'<td class="t">{_e(", ".join(r["authors"]))}</td>',
+            f'<td class="t">{_e(r["created_at"][:10])}</td>',
+        ]
+        cls = ' class="baseline"' if r["kind"] == "baseline" else ""
+        body.append(f'<tr{cls} data-name="{_e(r["name"])}">' + "".join(cells) + "</tr>")
+    return (
+        '<table id="ranking" class="sortable"><thead><tr>'
+        + "".join(heads)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+def _per_task(proto: Protocol, rows: list[dict[str, Any]]) -> str:
+    heads = [
+        _th("Task", "task", False),
+        _th("Method", "name", False),
+        _th("Mean", "mean", True),
+        _th("Std", "std", True),
+        _th("CI low", "ci_low", True),
+        _th("CI high", "ci_high", True),
+        _th("Seeds", "n", True),
+        _th("Per-seed final success", "seeds", False),
+    ]
+    body = []
+    for t in proto.tasks:
+        for r in rows:
+            pt = r["per_task"][t]
+            seeds = ", ".join(f"{v:.2f}" for v in pt["seeds"])
+            body.append(
+                f'<tr data-name="{_e(r["name"])}"><td class="t">{_e(t)}</td>'
+                f'<td class="t">{_e(r["name"])}</td>'
+                + _num(pt["mean"])
+                + _num(pt["std"])
+                + _num(pt["ci"][0])
+                + _num(pt["ci"][1])
+                + f'<td data-value="{pt["n"]}">{pt["n"]}</td>'
+                + f'<td class="t">{_e(seeds)}</td></tr>'
+            )
+    return (
+        '<table id="per-task" class="sortable"><thead><tr>'
+        + "".join(heads)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+
+
+def _img(path: Path, alt: str, ident: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def render_index(
+    proto: Protocol,
+    rows: list[dict[str, Any]],
+    rejected: list[tuple[str, str]],
+    images: dict[str, Path],
+) -> str:
+    budget = proto.resolved_budget()
+    facts = [
+        f"Suite <b>{_e(proto.suite)}</b>: {', '.join(_e(t) for t in proto.tasks)}",
+        f"Seeds {_e(', '.join(map(str, proto.seeds)))}",
+        f"Budget <b>{_e(proto.budget)}</b>: {budget.get('total_steps')} environment steps, "
+        f"at most {budget.get('max_queries')} queries per run"
+        + (
+            f"; overrides {_e(json.dumps(proto.budget_overrides))}"
+            if proto.budget_overrides
+            else ""
+        ),
+        f"Track <b>{_e(proto.track)}</b>: oracle {_e(proto.oracle.provider)}",
+    ] + ([_e(proto.notes)] if proto.notes else [])
+    warn = (
+        ""
+        if proto.official
+        else f'<p class="warn" id="not-official">Protocol <b>{_e(proto.id)}</b> is not an official '
+        "leaderboard protocol: its numbers only check that the machinery works.</p>"
+    )
+    ranking_plot = (
+        _img(images["ranking_png"], "ranking with 95% CIs", "ranking-plot")
+        if "ranking_png" in images
+        else ""
+    )
+    curves_plot = (
+        _img(images["curves_png"], "learning curves", "curves-plot")
+        if "curves_png" in images
+        else '<p class="note">No valid submissions yet.</p>'
+    )
+    rejected_html = (
+        "<h2>Not listed (failed validation)</h2><ul>"
+        + "".join(f"<li><b>{_e(n)}</b>: {_e(why)}</li>" for n, why in rejected)
+        + "</ul>"
+        if rejected
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Leaderboard {_e(proto.suite)} / {_e(proto.track)} ({_e(proto.id)})</title>
+<style>{CSS}</style></head><body>
+<!-- Generated by `python -m benchmark leaderboard standings`; do not edit by hand. -->
+<h1>Leaderboard: {_e(proto.suite)} / {_e(proto.track)} <small>({_e(proto.id)})</small></h1>
+{warn}<p>{_e(proto.title)}</p>
+<ul id="protocol">{"".join(f"<li>{f}</li>" for f in facts)}</ul>
+<h2>Ranking</h2>
+<p class="note">Ranked by the interquartile mean (IQM) of final success over tasks &times; seeds,
+with 95&nbsp;% stratified-bootstrap confidence intervals. P(&gt; sparse): probability of
+improvement over the sparse-reward baseline. &dagger; = baseline produced by the suite. Click a
+column header to sort.</p>
+{_ranking(proto, rows)}
+{ranking_plot}
+<h2>Per-task results</h2>
+{_per_task(proto, rows)}
+<h2>Learning curves</h2>
+<p class="note">Success rate of the evaluation episodes against environment steps: mean over
+seeds with a 95&nbsp;% normal-approximation band, one panel per task.</p>
+{curves_plot}
+{rejected_html}
+<script>{SCRIPT}</script>
+</body></html>
+"""

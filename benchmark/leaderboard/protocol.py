@@ -1,0 +1,123 @@
+"""Leaderboard protocols: what every submission on one board must have run.
+
+A protocol fixes the suite's task list, the budget (with any override), the seeds and the
+oracle track, so that two entries on the same board are comparable. The official ones live in
+`leaderboards/protocols.json` (data, reviewable in a diff); a protocol is never edited in place,
+a changed one gets a new id.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: the repository's leaderboards/ directory (the package is installed editable from the repo)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ROOT = REPO_ROOT / "leaderboards"
+PROTOCOLS_FILE = DEFAULT_ROOT / "protocols.json"
+
+Track = Literal["scripted", "vlm"]
+
+
+class OracleSpec(BaseModel):
+    """The oracle every run of the protocol uses (provider name as `oracle_cache` knows it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Protocol(BaseModel):
+    """One leaderboard's fixed evaluation protocol."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str
+    suite: str
+    track: Track
+    tasks: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    budget: str
+    budget_overrides: dict[str, Any] = Field(default_factory=dict)
+    sac: dict[str, Any] = Field(default_factory=dict)
+    oracle: OracleSpec
+    #: where its board lives, relative to the leaderboards root: `<suite>/<track>` when official
+    board: str
+    official: bool = True
+    notes: str = ""
+
+    def resolved_budget(self) -> dict[str, Any]:
+        """The budget every run must report (notes excluded: they are prose, not settings)."""
+        from benchmark.budgets import get_budget
+
+        budget = get_budget(self.budget).with_overrides(**self.budget_overrides).to_dict()
+        budget.pop("notes", None)
+        return budget
+
+    def board_dir(self, root: str | Path | None = None) -> Path:
+        return Path(root or DEFAULT_ROOT) / self.board
+
+    def describe(self) -> str:
+        seeds = ",".join(map(str, self.seeds))
+        extra = " with protocol overrides" if self.budget_overrides or self.sac else ""
+        return (
+            f"{self.id}: suite {self.suite} ({len(self.tasks)} task(s)), budget "
+            f"'{self.budget}'{extra}, seeds {seeds}, track {self.track} "
+            f"(oracle {self.oracle.provider})"
+        )
+
+
+class UnknownProtocolError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@cache
+def _load(path: str, mtime_ns: int) -> tuple[Protocol, ...]:
+    """Parsed once per file version (the mtime is part of the cache key)."""
+    doc = json.loads(Path(path).read_text())
+    protocols = tuple(Protocol.model_validate(p) for p in doc["protocols"])
+    ids = [p.id for p in protocols]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: duplicate protocol ids in {ids}")
+    return protocols
+
+
+def load_protocols(path: str | Path | None = None) -> dict[str, Protocol]:
+    """All protocols by id, from `leaderboards/protocols.json` unless told otherwise."""
+    file = Path(path or PROTOCOLS_FILE).resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"No protocols file at {file}; pass --protocols PATH")
+    return {p.id: p for p in _load(str(file), file.stat().st_mtime_ns)}
+
+
+def get_protocol(
+    protocol_id: str | None = None,
+    suite: str | None = None,
+    track: str | None = None,
+    path: str | Path | None = None,
+) -> Protocol:
+    """By id, or the official protocol of (suite, track)."""
+    protocols = load_protocols(path)
+    if protocol_id:
+        if protocol_id not in protocols:
+            raise UnknownProtocolError(
+                f"Unknown protocol '{protocol_id}'; choose one of {', '.join(protocols)} "
+                "(`python -m benchmark leaderboard protocols` lists them)."
+            )
+        return protocols[protocol_id]
+    matches = [
+        p for p in protocols.values() if p.official and p.suite == suite and p.track == track
+    ]
+    if len(matches) != 1:
+        boards = sorted({(p.suite, p.track) for p in protocols.values() if p.official})
+        raise UnknownProtocolError(
+            f"No official protocol for suite '{suite}' and track '{track}'; official boards: "
+            + ", ".join(f"{s}/{t}" for s, t in boards)
+            + ". Pass --protocol ID for a non-official one (e.g. smoke)."
+        )
+    return matches[0]
