@@ -1,0 +1,89 @@
+"""The leaderboard page in a real browser: it loads offline, sorts on a click, renders plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.leaderboard.protocol import get_protocol
+from tests.browser import images_loaded, open_page, require_browser, screenshot
+from tests.test_leaderboard import demo_protocols, make_fake_board
+
+ENTRIES = {"sparse": 0.1, "gt-reward": 0.85, "erl-vlm": 0.6, "zz-mine": 0.45, "aa-other": 0.3}
+
+
+def _keep(path: Path) -> None:
+    """Copy a screenshot to $BROWSER_SCREENSHOT_DIR when set (to look at it by eye)."""
+    if out := os.environ.get("BROWSER_SCREENSHOT_DIR"):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(out) / path.name)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    require_browser()
+    tmp = tmp_path_factory.mktemp("lb-browser")
+    pfile = demo_protocols(tmp)
+    proto = get_protocol("demo", path=pfile)
+    make_fake_board(tmp / "boards", proto, ENTRIES, tmp / "work", protocols_file=pfile)
+    return proto.board_dir(tmp / "boards")
+
+
+def _names(page) -> list[str]:
+    return page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.name)")
+
+
+def _column(page, key: str) -> list[str | None]:
+    col = page.eval_on_selector_all(
+        "#ranking thead th", f"hs => hs.findIndex(h => h.dataset.key === {json.dumps(key)})"
+    )
+    return page.eval_on_selector_all(
+        "#ranking tbody tr",
+        f"rows => rows.map(r => r.cells[{col}].getAttribute('data-value') ?? r.cells[{col}].textContent)",
+    )
+
+
+def test_leaderboard_page_sorts_and_renders(board, tmp_path):
+    ranked = [r["name"] for r in json.loads((board / "standings.json").read_text())["rows"]]
+    with open_page(board / "index.html") as (page, log):
+        assert page.title().startswith("Leaderboard metaworld / scripted")
+        assert _names(page) == ranked  # the page opens in ranking order
+
+        # a numeric column: first click sorts descending, second ascending
+        page.click("#ranking th[data-key=mean]")
+        means = [float(v) for v in _column(page, "mean")]
+        assert means == sorted(means, reverse=True)
+        assert page.get_attribute("#ranking th[data-key=mean]", "aria-sort") == "descending"
+        page.click("#ranking th[data-key=mean]")
+        assert [float(v) for v in _column(page, "mean")] == sorted(means)
+
+        # a text column: alphabetical, a different order from the ranking
+        page.click("#ranking th[data-key=name]")
+        assert _names(page) == sorted(ENTRIES) != ranked
+        assert page.get_attribute("#ranking th[data-key=mean]", "aria-sort") is None
+
+        # P(> sparse) is empty for sparse itself: it sorts last whatever the direction
+        page.click("#ranking th[data-key=p_improve]")
+        assert _names(page)[-1] == "sparse"
+        page.click("#ranking th[data-key=p_improve]")
+        assert _names(page)[-1] == "sparse"
+
+        # the keyboard works too, and the per-task table sorts independently
+        page.focus("#per-task th[data-key=mean]")
+        page.keyboard.press("Enter")
+        per_task = page.eval_on_selector_all(
+            "#per-task tbody tr", "rows => rows.map(r => parseFloat(r.cells[2].dataset.value))"
+        )
+        assert per_task == sorted(per_task, reverse=True) and len(per_task) == 2 * len(ENTRIES)
+
+        imgs = images_loaded(page)
+        assert len(imgs) == 2 and all(i["complete"] and i["width"] > 300 for i in imgs), imgs
+        assert page.is_visible("#not-official")  # the demo protocol is labelled as such
+        shot = screenshot(page, tmp_path / "leaderboard.png")
+        _keep(shot)
+        assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)
+        assert not log.blocked, f"the page tried to load external assets: {log.blocked}"
