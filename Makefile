@@ -52,6 +52,16 @@ format: $(STAMP)
 report: $(STAMP)
 	$(PY) -m benchmark report "$(OUT)"
 
+# make submit METHOD=package.module:Class [SUITE=metaworld] [TRACK=scripted] [PROTOCOL=smoke]
+#             [NAME=..] [AUTHORS="A, B"] [VERSION=..] [CODE_URL=..] [JOBS=..]
+submit: $(STAMP)
+	@test -n "$(METHOD)" || { echo "usage: make submit METHOD=package.module:Class [SUITE=metaworld] [TRACK=scripted] [PROTOCOL=id] [NAME=..] [AUTHORS=..] [VERSION=..] [CODE_URL=..]" >&2; exit 2; }
+	$(PY) -m benchmark.leaderboard submit --method "$(METHOD)" \
+		$(if $(PROTOCOL),--protocol "$(PROTOCOL)",--suite "$(or $(SUITE),metaworld)" --track "$(or $(TRACK),scripted)") \
+		$(if $(NAME),--name "$(NAME)") $(if $(AUTHORS),--authors "$(AUTHORS)") \
+		$(if $(VERSION),--version "$(VERSION)") $(if $(CODE_URL),--code-url "$(CODE_URL)") \
+		$(if $(JOBS),--jobs $(JOBS))
+
 # Regenerate requirements.lock (the pins CI and the Docker images install) reproducibly.
 lock:
 	bash scripts/lock.sh

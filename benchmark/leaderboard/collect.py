@@ -63,6 +63,13 @@ def _distribution_version(module: str) -> str | None:
     return None
 
 
+def _default_config(cls: type) -> dict[str, Any]:
+    try:
+        return cls.Config().to_dict()
+    except Exception:  # noqa: BLE001 - a Config with required fields: the runs' config is used
+        return {}
+
+
 def method_info(
     ref: str,
     name: str | None = None,
@@ -99,7 +106,7 @@ def method_info(
             "source_sha256": sha256_file(source),
         },
         "query_kind": cls.query_kind,
-        "config": cls.Config().to_dict(),
+        "config": _default_config(cls),
     }
 
 
@@ -137,6 +144,7 @@ def collect_runs(
                 budget = dict(cfg["budget"])
                 budget.pop("notes", None)
                 shared = {
+                    "method_config": cfg.get("method", {}).get("config"),
                     "resolved_budget": budget,
                     "sac": cfg.get("sac", {}),
                     "stack": json.loads(paths.versions.read_text())
@@ -163,6 +171,8 @@ def build_submission(
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
     clean.sort(key=lambda r: (protocol.tasks.index(r["task"]), r["seed"]))
     scores = score_matrix(clean, protocol.tasks, protocol.seeds)
+    if shared.get("method_config") is not None:  # what the runs used, not the class defaults
+        method = {**method, "config": shared["method_config"]}
     doc = {
         "schema_version": 1,
         "kind": kind,

@@ -45,6 +45,8 @@ class Protocol(BaseModel):
     budget_overrides: dict[str, Any] = Field(default_factory=dict)
     sac: dict[str, Any] = Field(default_factory=dict)
     oracle: OracleSpec
+    #: torch threads per run: results depend on it (reduction order), so a protocol fixes it
+    threads: int = Field(1, ge=1)
     #: where its board lives, relative to the leaderboards root: `<suite>/<track>` when official
     board: str
     official: bool = True

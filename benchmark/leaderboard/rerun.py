@@ -46,7 +46,12 @@ def rerun_check(
         )
     scratch = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="lb-rerun-"))
     try:
-        results, _ = run_protocol([ref], proto, scratch, jobs)
+        threads = sorted({r.threads for r in sub.runs})
+        if len(threads) > 1:
+            notes.append(f"the runs used different thread counts {threads}; re-running with 1")
+        results, _ = run_protocol(
+            [ref], proto, scratch, jobs, threads[0] if len(threads) == 1 else 1
+        )
         fresh, _ = collect_runs(results, ref, proto, sub.method.name)
     finally:
         if work_dir is None:

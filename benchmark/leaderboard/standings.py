@@ -44,9 +44,12 @@ class Standings:
 def _rows(subs: list[Submission], proto: Protocol) -> list[dict[str, Any]]:
     scores = {s.method.name: score_matrix(s.runs, proto.tasks, proto.seeds) for s in subs}
     ranked = sorted(subs, key=lambda s: (-s.summary.iqm, -s.summary.mean, s.method.name))
-    rows = []
-    for rank, s in enumerate(ranked, start=1):
+    rows: list[dict[str, Any]] = []
+    for i, s in enumerate(ranked):
         name = s.method.name
+        prev = ranked[i - 1].summary if i else None
+        tied = prev is not None and (prev.iqm, prev.mean) == (s.summary.iqm, s.summary.mean)
+        rank = rows[-1]["rank"] if tied else i + 1  # equal scores share a rank
         p_imp = None
         if REFERENCE in scores and name != REFERENCE:
             p_imp = probability_of_improvement(scores[name], scores[REFERENCE])

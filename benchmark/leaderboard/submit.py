@@ -7,9 +7,12 @@ are written to the board, so a board directory is small enough to commit.
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +48,41 @@ def default_work_dir(protocol: Protocol, label: str) -> Path:
     return Path(".cache") / "leaderboard" / protocol.id / label
 
 
+def _run_pinned(configs: list, jobs: int | None, threads: int) -> list:
+    """run_local with `threads` torch threads per run, so scripted runs reproduce bit for bit.
+
+    Uses run_local's own `threads` option when it has one; otherwise picks the number of
+    processes for which run_local's split (cores // processes) gives `threads`, and warns
+    when no such number exists on this machine.
+    """
+    from benchmark.sweep import run_local
+
+    if "threads" in inspect.signature(run_local).parameters:
+        return run_local(configs, jobs=jobs, threads=threads)
+    cores, n = os.cpu_count() or 1, len(configs)
+    fits = [j for j in range(cores, 0, -1) if cores // min(j, n) == threads]
+    if jobs is not None and cores // min(jobs, n) == threads:
+        fits = [jobs]
+    if not fits:
+        warnings.warn(
+            f"cannot run {n} run(s) with {threads} thread(s) each on {cores} cores with this "
+            "sweep; results may differ in the last digits from a pinned run",
+            stacklevel=2,
+        )
+        return run_local(configs, jobs=jobs)
+    return run_local(configs, jobs=fits[0])
+
+
 def run_protocol(
-    method_refs: list[str], protocol: Protocol, work_dir: Path, jobs: int | None = None
+    method_refs: list[str],
+    protocol: Protocol,
+    work_dir: Path,
+    jobs: int | None = None,
+    threads: int | None = None,
 ) -> tuple[Path, Path]:
     """Run every (task, method, seed) of the protocol; returns (results_dir, cache_dir)."""
     from benchmark.runner import RunConfig
-    from benchmark.sweep import plan, run_local
+    from benchmark.sweep import plan
 
     results, cache = work_dir / "results", work_dir / "cache"
     base = RunConfig(
@@ -66,7 +98,8 @@ def run_protocol(
         budget_overrides=dict(protocol.budget_overrides),
         sac=dict(protocol.sac),
     )
-    outcomes = run_local(plan(protocol.tasks, method_refs, protocol.seeds, base), jobs=jobs)
+    configs = plan(protocol.tasks, method_refs, protocol.seeds, base)
+    outcomes = _run_pinned(configs, jobs, threads or protocol.threads)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         lines = [
