@@ -1,14 +1,12 @@
-"""End to end at the `smoke` protocol: submit a plug-in method, see it in the standings, reject a
-tampered copy, and re-run it to check that it reproduces (about a minute on 2 cores)."""
+"""End to end at the `smoke` protocol: submit the plug-in docs' example method, see it in the
+standings, reject a tampered copy, and re-run it to check that it reproduces (under a minute on
+2 cores)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 from benchmark.leaderboard.cli import main as lb_main
@@ -16,75 +14,16 @@ from benchmark.leaderboard.protocol import get_protocol
 from benchmark.leaderboard.rerun import rerun_check
 from benchmark.leaderboard.submit import Identity, SubmitError, submit
 from benchmark.leaderboard.validate import validate_files
-from benchmark.methods.base import MethodConfig, RewardMethod
 
-
-@dataclass
-class TinyConfig(MethodConfig):
-    ridge: float = 1e-3
-
-
-class TinyRater(RewardMethod):
-    """Ridge regression of single-state ratings on observations (a minimal plug-in method)."""
-
-    name = "tiny-rater"
-    Config = TinyConfig
-    query_kind = "rate"
-    needs_frames = False
-
-    def __init__(self, task, config, seed):
-        super().__init__(task, config, seed)
-        self.rng = np.random.default_rng(seed)
-        self.x: list[np.ndarray] = []
-        self.y: list[float] = []
-        self.w: np.ndarray | None = None
-
-    def query_and_update(self, buffer, feedback, num_queries):
-        segments = buffer.segments(1, num_queries, self.rng)
-        ratings = feedback.rate(segments)
-        self.x.extend(buffer.observations(np.concatenate(segments)))
-        self.y.extend(float(r.level) for r in ratings)
-        x = np.c_[np.array(self.x, dtype=np.float64), np.ones(len(self.x))]
-        y = np.array(self.y)
-        self.w = np.linalg.solve(x.T @ x + self.config.ridge * np.eye(x.shape[1]), x.T @ y)
-        return {"loss": float(np.mean((x @ self.w - y) ** 2))}
-
-    @property
-    def is_ready(self):
-        return self.w is not None
-
-    def reward(self, frames, observations):
-        x = np.c_[np.asarray(observations, dtype=np.float64), np.ones(len(observations))]
-        return (x @ self.w).astype(np.float32)
-
-    def state_dict(self):
-        return {"x": self.x, "y": self.y, "w": self.w, "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state):
-        self.x, self.y, self.w = state["x"], state["y"], state["w"]
-        self.rng.bit_generator.state = state["rng"]
-
-
-def _method_ref() -> str:
-    """The plug-in docs' example method when it exists, else the tiny one above."""
-    if importlib.util.find_spec("examples") and importlib.util.find_spec("examples.my_method"):
-        module = importlib.import_module("examples.my_method")
-        for attr in dir(module):
-            obj = getattr(module, attr)
-            if (
-                isinstance(obj, type)
-                and issubclass(obj, RewardMethod)
-                and obj.__module__ == module.__name__
-            ):
-                return f"examples.my_method:{attr}"
-    return f"{__name__}:TinyRater"
+#: the complete minimal method from the plug-in docs (README), submitted as a user would
+EXAMPLE = "examples.my_method:RatingRegression"
 
 
 @pytest.fixture(scope="module")
 def submitted(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lb-submit")
     proto = get_protocol("smoke")
-    ref = _method_ref()
+    ref = EXAMPLE
     path = submit(
         ref,
         proto,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,9 +100,11 @@ def plot_ranking(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     hi = np.array([r["iqm_ci"][1] for r in rows][::-1])
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.4))
     ax.barh(names, vals, xerr=np.vstack([vals - lo, hi - vals]), capsize=3, color="#4c72b0")
+    for y, (v, h) in enumerate(zip(vals, hi, strict=True)):
+        ax.text(min(h + 0.02, 0.9), y, f"{v:.2f}", va="center", fontsize=7)
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("IQM of final success over tasks x seeds (95% stratified-bootstrap CI)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
@@ -109,7 +112,7 @@ def plot_ranking(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
 def plot_curves(subs: list[Submission], proto: Protocol, path: Path, title: str) -> None:
     n = len(proto.tasks)
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(max(7.0, 4.6 * n), 3.6), squeeze=False)
     for ax, task in zip(axes[0], proto.tasks, strict=True):
         for s in sorted(subs, key=lambda s: s.method.name):
             curves = [r.curve for r in s.runs if r.task == task]
@@ -128,7 +131,7 @@ def plot_curves(subs: list[Submission], proto: Protocol, path: Path, title: str)
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, 110 if n > 1 else 90), fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -230,7 +233,7 @@ def write_standings(
         "json": board / "standings.json",
     }
     label = (
-        f"{proto.id}: {proto.suite}/{proto.track}, budget {proto.budget}, seeds {len(proto.seeds)}"
+        f"{proto.id}: {proto.suite}/{proto.track}, budget {proto.budget}, {len(proto.seeds)} seeds"
     )
     if subs:
         plot_ranking(std.rows, std.files["ranking_png"], f"Ranking ({label})")
