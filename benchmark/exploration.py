@@ -34,3 +34,10 @@ class StateEntropyReward:
             self.m2 += delta * (d - self.mean)
         std = (self.m2 / max(1, self.count - 1)) ** 0.5 or 1.0
         return dist / std
+
+    def state_dict(self) -> dict[str, float]:
+        """The running statistics: a resumed run must normalise exactly as before the kill."""
+        return {"count": self.count, "mean": self.mean, "m2": self.m2}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.count, self.mean, self.m2 = int(state["count"]), state["mean"], state["m2"]

@@ -209,6 +209,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"])
         feedback.queries_used = ckpt["queries_used"]
+        entropy.load_state_dict(ckpt["entropy"])
         state.update(ckpt["state"])
         phases.update(ckpt["phases"])
         paths.truncate_metrics(state["metric_rows"])
@@ -258,6 +259,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
                 "rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
                 "queries_used": feedback.queries_used,
+                "entropy": entropy.state_dict(),
                 "state": dict(state),
                 "phases": dict(phases),
             },

@@ -7,6 +7,7 @@ their checkpoint, and a failed run is reported with its log without stopping the
 
 from __future__ import annotations
 
+import copy
 import logging
 import multiprocessing as mp
 import os
@@ -38,7 +39,13 @@ class RunOutcome:
 def plan(
     tasks: list[str], methods: list[str], seeds: list[int], base: RunConfig
 ) -> list[RunConfig]:
-    return [replace(base, task=t, method=m, seed=s) for t in tasks for m in methods for s in seeds]
+    """One config per (task, method, seed); each gets its own copies of the option dicts."""
+    return [
+        replace(copy.deepcopy(base), task=t, method=m, seed=s)
+        for t in tasks
+        for m in methods
+        for s in seeds
+    ]
 
 
 def _run_one(cfg: RunConfig, progress_q) -> RunOutcome:
@@ -68,6 +75,14 @@ def _run_one(cfg: RunConfig, progress_q) -> RunOutcome:
         handler.close()
 
 
+def _total_steps(cfg: RunConfig) -> int:
+    """For the progress bar only; a bad budget is reported by the run itself, with its log."""
+    try:
+        return get_budget(cfg.budget).with_overrides(**cfg.budget_overrides).total_steps
+    except ValueError:
+        return 1
+
+
 def _init_worker(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
@@ -90,9 +105,7 @@ def run_local(configs: list[RunConfig], jobs: int | None = None) -> list[RunOutc
     jobs = max(1, min(jobs or cores, len(todo)))
     threads = max(1, cores // jobs)
     todo = [replace(c, threads=threads) for c in todo]
-    total_steps = {
-        id(c): get_budget(c.budget).with_overrides(**c.budget_overrides).total_steps for c in todo
-    }
+    total_steps = {id(c): _total_steps(c) for c in todo}
 
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
