@@ -33,9 +33,13 @@ def run_ray(
 
     address = address or os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True,
-                 runtime_env={"env_vars": {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}})
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+            runtime_env={"env_vars": {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}},
+        )
 
     outcomes: list[RunOutcome] = []
     todo = []
@@ -44,9 +48,14 @@ def run_ray(
             outcomes.append(RunOutcome(cfg, ok=True, skipped=True))
         else:
             # absolute paths: Ray workers do not share the driver's working directory
-            todo.append(replace(cfg, threads=num_cpus_per_run,
-                                out_dir=os.path.abspath(cfg.out_dir),
-                                cache_dir=os.path.abspath(cfg.cache_dir)))
+            todo.append(
+                replace(
+                    cfg,
+                    threads=num_cpus_per_run,
+                    out_dir=os.path.abspath(cfg.out_dir),
+                    cache_dir=os.path.abspath(cfg.cache_dir),
+                )
+            )
     if not todo:
         console.print(f"[green]All {len(configs)} runs are already finished; nothing to do.[/]")
         return outcomes
