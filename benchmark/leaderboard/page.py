@@ -177,12 +177,10 @@ def render_index(
     rejected: list[tuple[str, str]],
     images: dict[str, Path],
 ) -> str:
-    budget = proto.resolved_budget()
     facts = [
         f"Suite <b>{_e(proto.suite)}</b>: {', '.join(_e(t) for t in proto.tasks)}",
         f"Seeds {_e(', '.join(map(str, proto.seeds)))}",
-        f"Budget <b>{_e(proto.budget)}</b>: {budget.get('total_steps')} environment steps, "
-        f"at most {budget.get('max_queries')} queries per run"
+        f"Budget <b>{_e(proto.budget)}</b>: {_e(proto.budget_text())}"
         + (
             f"; overrides {_e(json.dumps(proto.budget_overrides))}"
             if proto.budget_overrides
@@ -232,7 +230,7 @@ column header to sort.</p>
 <h2>Per-task results</h2>
 {_per_task(proto, rows)}
 <h2>Learning curves</h2>
-<p class="note">Success rate of the evaluation episodes against environment steps: mean over
+<p class="note">Success rate of the evaluation episodes against {_e(proto.curve_axis())}: mean over
 seeds with a 95&nbsp;% normal-approximation band, one panel per task.</p>
 {curves_plot}
 {rejected_html}

@@ -60,6 +60,24 @@ class Protocol(BaseModel):
         budget.pop("notes", None)
         return budget
 
+    def is_offline(self) -> bool:
+        """Trajectory tasks (ALFRED) learn offline with IQL: curves are over updates, not steps."""
+        from envs import get_task
+
+        return get_task(self.tasks[0]).action_kind == "discrete"
+
+    def budget_text(self) -> str:
+        b = self.resolved_budget()
+        size = (
+            f"{b['offline_episodes']} logged episodes and {b['offline_updates']} IQL updates"
+            if self.is_offline()
+            else f"{b['total_steps']} environment steps"
+        )
+        return f"{size}, at most {b['max_queries']} queries per run"
+
+    def curve_axis(self) -> str:
+        return "IQL updates (offline)" if self.is_offline() else "environment steps"
+
     def board_dir(self, root: str | Path | None = None) -> Path:
         return Path(root or DEFAULT_ROOT) / self.board
 

@@ -126,7 +126,7 @@ def plot_curves(subs: list[Submission], proto: Protocol, path: Path, title: str)
                 steps, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1), alpha=0.15
             )
         ax.set_title(task, fontsize=9)
-        ax.set_xlabel("environment steps")
+        ax.set_xlabel(proto.curve_axis())
         ax.set_ylabel("success rate")
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
@@ -140,7 +140,7 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
-def protocol_lines(proto: Protocol, budget: dict[str, Any]) -> list[str]:
+def protocol_lines(proto: Protocol) -> list[str]:
     return [
         f"- Protocol `{proto.id}`: {proto.title}"
         + ("" if proto.official else " — **not an official protocol**"),
@@ -152,7 +152,7 @@ def protocol_lines(proto: Protocol, budget: dict[str, Any]) -> list[str]:
             if proto.budget_overrides
             else ""
         )
-        + f": {budget.get('total_steps')} environment steps, at most {budget.get('max_queries')} queries per run",
+        + f": {proto.budget_text()}",
         f"- Track `{proto.track}`: oracle `{proto.oracle.provider}`"
         + (f" {json.dumps(proto.oracle.options)}" if proto.oracle.options else ""),
     ] + ([f"- {proto.notes}"] if proto.notes else [])
@@ -167,7 +167,7 @@ def render_readme(std: Standings, proto: Protocol) -> str:
         "",
         f"# Leaderboard: {proto.suite} / {proto.track} ({proto.id})",
         "",
-        *protocol_lines(proto, proto.resolved_budget()),
+        *protocol_lines(proto),
         "",
         "Ranked by the interquartile mean (IQM) of final success over tasks x seeds; intervals are "
         "95 % stratified-bootstrap CIs over seeds. Per-task cells: mean [95 % CI]. "

@@ -59,7 +59,15 @@ def _run_pinned(configs: list, jobs: int | None, threads: int) -> list:
 
     if "threads" in inspect.signature(run_local).parameters:
         return run_local(configs, jobs=jobs, threads=threads)
-    cores, n = os.cpu_count() or 1, len(configs)
+    from benchmark.results import RunPaths
+
+    # run_local splits the cores among the runs it still has to do (finished ones are skipped)
+    n = sum(
+        not RunPaths.for_run(c.out_dir, c.task, c.method, c.seed).done.exists() for c in configs
+    )
+    cores = os.cpu_count() or 1
+    if n == 0:
+        return run_local(configs, jobs=jobs)
     fits = [j for j in range(cores, 0, -1) if cores // min(j, n) == threads]
     if jobs is not None and cores // min(jobs, n) == threads:
         fits = [jobs]
