@@ -87,3 +87,15 @@ def test_leaderboard_page_sorts_and_renders(board, tmp_path):
         _keep(shot)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)
         assert not log.blocked, f"the page tried to load external assets: {log.blocked}"
+
+
+def test_missing_browser_skips_locally_but_fails_in_ci(monkeypatch):
+    import tests.browser as browser
+
+    monkeypatch.setattr(browser, "chromium_path", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        browser.require_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="browser tests must run in CI"):
+        browser.require_browser()

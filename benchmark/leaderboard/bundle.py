@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.leaderboard.digests import canonical_json
-
 
 def export_cache_bundle(cache_dir: str | Path, out_dir: str | Path) -> Path:
     """Write the bundle of every entry in `cache_dir` to `out_dir` (created); returns out_dir."""
@@ -29,7 +27,7 @@ def export_cache_bundle(cache_dir: str | Path, out_dir: str | Path) -> Path:
 
     with diskcache.Cache(str(cache_dir)) as store:
         entries = [store[k] for k in sorted(store.iterkeys())]
-    lines = [canonical_json(e) for e in entries if isinstance(e, dict)]
+    lines = [json.dumps(e, sort_keys=True, default=str) for e in entries if isinstance(e, dict)]
     (out_dir / "entries.jsonl").write_text("".join(line + "\n" for line in lines))
     (out_dir / "bundle.json").write_text(
         json.dumps({"format": "jsonl entries, sorted by key", "entries": len(lines)}, indent=2)
