@@ -1,4 +1,4 @@
-"""Command line: `python -m benchmark {sweep,report,tasks,methods,audit}`."""
+"""Command line: `python -m benchmark {sweep,report,run,tasks,methods,audit,leaderboard}`."""
 
 from __future__ import annotations
 
@@ -181,6 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     au.add_argument("rest", nargs=argparse.REMAINDER)
     au.set_defaults(fn=lambda a: __import__("benchmark.audit", fromlist=["main"]).main(a.rest))
+
+    lb = sub.add_parser(
+        "leaderboard",
+        help="submit, validate and publish leaderboard entries (`leaderboard -h` for more)",
+        add_help=False,
+    )
+    lb.add_argument("-h", "--help", action="store_true")
+    lb.add_argument("rest", nargs=argparse.REMAINDER)
+    lb.set_defaults(
+        fn=lambda a: __import__("benchmark.leaderboard.cli", fromlist=["main"]).main(
+            ["-h"] * a.help + a.rest
+        )
+    )
 
     args = ap.parse_args(argv)
     return int(args.fn(args) or 0)

@@ -422,3 +422,13 @@ def test_deep_copy_of_a_valid_document_keeps_its_digest(demo):
     doc = json.loads(path.read_text())
     path.write_text(json.dumps(copy.deepcopy(doc), indent=4, sort_keys=False))
     assert validate_file(path, demo["pfile"]).ok
+
+
+def test_wired_into_the_benchmark_cli(capsys):
+    from benchmark.cli import main as bench_main
+
+    assert bench_main(["leaderboard", "protocols"]) == 0
+    assert "smoke: suite metaworld" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench_main(["leaderboard", "-h"])
+    assert "{submit,validate,standings,baselines,protocols,schema}" in capsys.readouterr().out
