@@ -432,3 +432,32 @@ def test_wired_into_the_benchmark_cli(capsys):
     with pytest.raises(SystemExit):
         bench_main(["leaderboard", "-h"])
     assert "{submit,validate,standings,baselines,protocols,schema}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("cores", "runs", "threads", "jobs", "want", "warns"),
+    [
+        (2, 2, 1, None, 2, False),  # one thread each: both runs side by side
+        (2, 2, 1, 1, 2, False),  # --jobs 1 would give 2 threads: overridden
+        (16, 15, 1, None, 16, False),  # run_local caps 16 processes at the 15 runs
+        (16, 2, 1, None, None, True),  # impossible with run_local's split: say so
+        (4, 4, 2, None, 2, False),
+    ],
+)
+def test_protocol_runs_are_pinned_to_the_protocol_threads(
+    monkeypatch, tmp_path, cores, runs, threads, jobs, want, warns
+):
+    import benchmark.sweep
+    from benchmark.leaderboard import submit as submit_mod
+    from benchmark.runner import RunConfig
+
+    calls = []
+    monkeypatch.setattr(benchmark.sweep, "run_local", lambda c, jobs=None: calls.append(jobs))
+    monkeypatch.setattr(submit_mod.os, "cpu_count", lambda: cores)
+    configs = [RunConfig(task="t", method="m", seed=s, out_dir=str(tmp_path)) for s in range(runs)]
+    if warns:
+        with pytest.warns(UserWarning, match="cannot run 2 run"):
+            submit_mod._run_pinned(configs, jobs, threads)
+    else:
+        submit_mod._run_pinned(configs, jobs, threads)
+    assert calls == [want]
