@@ -88,8 +88,14 @@ def _init_worker(threads: int) -> None:
     os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
-def run_local(configs: list[RunConfig], jobs: int | None = None) -> list[RunOutcome]:
-    """Run configs in up to `jobs` processes (default: one per core) with one progress display."""
+def run_local(
+    configs: list[RunConfig], jobs: int | None = None, threads: int | None = None
+) -> list[RunOutcome]:
+    """Run configs in up to `jobs` processes (default: one per core) with one progress display.
+
+    Each run gets `threads` torch threads (default: its share of the cores). Float results can
+    depend on the thread count, so protocols that must reproduce exactly fix it.
+    """
     todo, outcomes = [], []
     for cfg in configs:
         if RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed).done.exists():
@@ -103,7 +109,7 @@ def run_local(configs: list[RunConfig], jobs: int | None = None) -> list[RunOutc
         console.print(f"{len(outcomes)} finished run(s) skipped; {len(todo)} to run.")
     cores = os.cpu_count() or 1
     jobs = max(1, min(jobs or cores, len(todo)))
-    threads = max(1, cores // jobs)
+    threads = threads or max(1, cores // jobs)
     todo = [replace(c, threads=threads) for c in todo]
     total_steps = {id(c): _total_steps(c) for c in todo}
 
