@@ -21,7 +21,7 @@ EXECUTOR ?= local
 JOBS ?=
 EXTRA ?=
 
-.PHONY: bench test test-all install sysdeps lint format report clean lock submit
+.PHONY: bench test test-all install sysdeps lint format report clean lock submit docker-build docker-bench
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	@bash scripts/install.sh "$(PYTHON)" "$(VENV)"
@@ -65,6 +65,24 @@ submit: $(STAMP)
 # Regenerate requirements.lock (the pins CI and the Docker images install) reproducibly.
 lock:
 	bash scripts/lock.sh
+
+# Docker (not built on the development machines: they have no Docker engine; see docs/docker.md)
+IMAGE ?= metaworld
+GPU ?=
+DOCKER_TAG = vlm-feedback-bench/$(1):latest
+# the image a task needs: ALFRED on THOR -> alfred, real/... -> robot, else MetaWorld (GPU=1: gpu)
+BENCH_IMAGE = $(if $(findstring thor,$(BACKEND)),alfred,$(if $(findstring real/,$(TASK)),robot,$(if $(GPU),metaworld-gpu,metaworld)))
+
+docker-build:
+	docker build -f docker/$(IMAGE)/Dockerfile -t $(call DOCKER_TAG,$(IMAGE)) .
+
+docker-bench:
+	$(MAKE) docker-build IMAGE=$(BENCH_IMAGE)
+	mkdir -p $(OUT) .cache
+	docker run --rm $(if $(GPU),--gpus all -e MUJOCO_GL=egl) -e GEMINI_API_KEYS -e GEMINI_API_KEY -e OPENAI_API_KEY \
+		-v "$(CURDIR)/$(OUT):/home/bench/suite/results" -v "$(CURDIR)/.cache:/home/bench/suite/.cache" \
+		$(call DOCKER_TAG,$(BENCH_IMAGE)) bench TASK="$(TASK)" METHODS="$(METHODS)" SEEDS="$(SEEDS)" \
+		BUDGET="$(BUDGET)" ORACLE="$(ORACLE)" CACHE="$(CACHE)" $(if $(BACKEND),BACKEND=$(BACKEND))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,10 +5,12 @@ set -euo pipefail
 PYTHON=${1:-python3.11}
 VENV=${2:-.venv}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
-bash "$(dirname "$0")/sysdeps.sh"
+[[ ${SKIP_SYSDEPS:-0} == 1 ]] || bash "$(dirname "$0")/sysdeps.sh"
 [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${PIP[@]}" "torch==2.13.0"
+# TORCH_INDEX_URL picks the wheel index (the CPU Docker image sets PyTorch's CPU index; on this
+# project's CI machines the CPU wheel is found locally by pip's configuration)
+"${PIP[@]}" "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
 if [[ -f requirements.lock ]]; then
   "${PIP[@]}" -r requirements.lock
 fi
