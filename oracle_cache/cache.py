@@ -60,6 +60,7 @@ class CachedOracle:
         self.name = getattr(provider, "name", "oracle")
         self._lock = threading.Lock()
         self.counters = {"hits": 0, "misses": 0, "provider_calls": 0, "corrupt": 0, "errors": 0}
+        self.est_cost = 0.0
 
     # --- keys ---------------------------------------------------------------------------------
     def _document(
@@ -81,6 +82,14 @@ class CachedOracle:
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counters[name] += n
+
+    def _add_cost(self, meta: Mapping[str, Any]) -> None:
+        """Provider-reported cost (meta["cost_usd"]) or its flat `cost_per_query` estimate."""
+        cost = meta.get("cost_usd")
+        if cost is None:
+            cost = getattr(self.provider, "cost_per_query", 0.0)
+        with self._lock:
+            self.est_cost += float(cost or 0.0)
 
     def _lookup(self, key: str) -> dict[str, Any] | None:
         if self.store is None:
@@ -123,6 +132,7 @@ class CachedOracle:
         except Exception:
             self._count("errors")
             raise
+        self._add_cost(result.meta)
         entry = {
             "key": key,
             "kind": kind,
@@ -190,6 +200,7 @@ class CachedOracle:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             out: dict[str, Any] = dict(self.counters)
+            out["est_cost"] = round(self.est_cost, 6)
         out.update(mode=self.mode, oracle=self.name)
         return out
 

@@ -1,0 +1,159 @@
+"""The content-hashed cache: record, replay, live; keys; durability; clear misses."""
+
+from __future__ import annotations
+
+import diskcache
+import numpy as np
+import pytest
+
+from oracle_cache import CachedOracle, CacheMiss, RateQuery, ScriptedTeacher, build_oracle
+from oracle_cache.cache import check_entry
+from oracle_cache.keys import frame_digest
+from oracle_cache.types import PreferQuery
+
+
+def _queries(n: int, seed: int = 0, task: str = "metaworld/drawer-open") -> list[RateQuery]:
+    rng = np.random.default_rng(seed)
+    return [
+        RateQuery(
+            frames=[rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
+            instruction="open the drawer",
+            levels=3,
+            context={"task": task, "progress": float(rng.random()), "success": False},
+        )
+        for _ in range(n)
+    ]
+
+
+def test_frame_digest_covers_shape_and_dtype():
+    a = np.zeros((4, 6), np.uint8)
+    assert frame_digest(a) == frame_digest(a.copy())
+    assert frame_digest(a) != frame_digest(a.reshape(6, 4))
+    assert frame_digest(a) != frame_digest(a.astype(np.int8))
+    assert frame_digest(a[:, ::2]) == frame_digest(np.ascontiguousarray(a[:, ::2]))
+
+
+def test_record_then_replay_gives_identical_answers(tmp_path, monkeypatch):
+    qs = _queries(40)
+    rec = build_oracle("scripted", "record", tmp_path)
+    first = rec.rate_many(qs)
+    again = rec.rate_many(qs)
+    assert first == again
+    assert rec.stats()["provider_calls"] == 40 and rec.stats()["hits"] == 40
+    rec.close()
+
+    def refuse(*a, **k):
+        raise AssertionError("replay called the provider")
+
+    monkeypatch.setattr(ScriptedTeacher, "rate", refuse)
+    rep = build_oracle("scripted", "replay", tmp_path)
+    assert rep.rate_many(qs) == first
+    assert rep.stats()["hits"] == 40 and rep.stats()["provider_calls"] == 0
+
+
+def test_context_is_not_in_the_key(tmp_path):
+    q = _queries(1)[0]
+    oracle = build_oracle("scripted", "record", tmp_path)
+    r1 = oracle.rate(q.frames, q.instruction, q.levels, q.context)
+    r2 = oracle.rate(q.frames, q.instruction, q.levels, {**q.context, "progress": 0.99})
+    assert r1 == r2 and oracle.stats()["hits"] == 1
+
+
+def test_key_changes_with_what_was_asked(tmp_path):
+    q = _queries(1)[0]
+    keys = set()
+    for instruction, levels, accuracy in [
+        ("a", 3, 0.7),
+        ("b", 3, 0.7),
+        ("a", 2, 0.7),
+        ("a", 3, 0.6),
+    ]:
+        oracle = build_oracle("scripted", "record", tmp_path, {"accuracy": accuracy})
+        keys.add(oracle.rate(q.frames, instruction, levels, q.context).meta["key"])
+    assert len(keys) == 4
+
+
+def test_replay_miss_names_key_task_and_fix(tmp_path, no_sockets):
+    oracle = build_oracle("scripted", "replay", tmp_path)
+    q = _queries(1, task="metaworld/soccer")[0]
+    with pytest.raises(CacheMiss) as err:
+        oracle.rate(q.frames, q.instruction, q.levels, q.context)
+    msg = str(err.value)
+    assert "metaworld/soccer" in msg and "CACHE=record" in msg
+    assert len(msg.split("key ")[1].split()[0]) == 64  # the full sha256
+
+
+def test_replay_never_opens_a_socket(tmp_path, monkeypatch):
+    qs = _queries(5)
+    build_oracle("scripted", "record", tmp_path).rate_many(qs)
+    import socket
+
+    def refuse(*a, **k):
+        raise AssertionError("socket opened in replay")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert len(build_oracle("scripted", "replay", tmp_path).rate_many(qs)) == 5
+
+
+def test_answer_is_stored_before_it_is_returned(tmp_path):
+    q = _queries(1)[0]
+    oracle = CachedOracle(ScriptedTeacher(), "record", tmp_path)
+    r = oracle.rate(q.frames, q.instruction, q.levels, q.context)
+    with diskcache.Cache(str(tmp_path)) as other:  # another handle, as another process would
+        seen = other[r.meta["key"]]
+    assert seen["answer"] == r.level
+
+
+def test_live_mode_touches_no_store(tmp_path):
+    q = _queries(1)[0]
+    oracle = build_oracle("scripted", "live", None)
+    oracle.rate(q.frames, q.instruction, q.levels, q.context)
+    oracle.rate(q.frames, q.instruction, q.levels, q.context)
+    assert oracle.stats()["provider_calls"] == 2 and not any(tmp_path.iterdir())
+
+
+def test_corrupt_entry_is_quarantined_not_served(tmp_path):
+    q = _queries(1)[0]
+    oracle = build_oracle("scripted", "record", tmp_path)
+    key = oracle.rate(q.frames, q.instruction, q.levels, q.context).meta["key"]
+    entry = dict(oracle.store[key])
+    entry["document"] = {**entry["document"], "prompt": "tampered"}
+    oracle.store[key] = entry
+    with pytest.raises(ValueError):
+        check_entry(key, entry)
+    replay = build_oracle("scripted", "replay", tmp_path)
+    with pytest.raises(CacheMiss):
+        replay.rate(q.frames, q.instruction, q.levels, q.context)
+    assert replay.stats()["corrupt"] == 1
+    with diskcache.Cache(str(tmp_path / "quarantine")) as quarantine:
+        assert key in quarantine
+
+
+def test_many_keeps_order_with_threads(tmp_path):
+    qs = _queries(30)
+    serial = build_oracle("scripted", "live", None).rate_many(qs)
+    threaded = build_oracle("scripted", "record", tmp_path, {"max_in_flight": 8})
+    assert [r.level for r in threaded.rate_many(qs)] == [r.level for r in serial]
+    rng = np.random.default_rng(5)
+    pq = [
+        PreferQuery(
+            [rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)],
+            [rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)],
+            "i",
+            {"task": "t", "a": {"progress": 0.9}, "b": {"progress": 0.1}},
+        )
+        for _ in range(10)
+    ]
+    labels = [p.label for p in threaded.prefer_many(pq)]
+    assert labels == [p.label for p in threaded.prefer_many(pq)]
+    stats = threaded.stats()
+    assert stats["hits"] == 10 and stats["misses"] == 40 and stats["est_cost"] == 0.0
+    assert threaded.name == "scripted"
+
+
+def test_unknown_provider_lists_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="scripted, gemini, openai"):
+        build_oracle("claude", "record", tmp_path)
+    with pytest.raises(ValueError, match="record"):
+        build_oracle("scripted", "sometimes", tmp_path)
