@@ -12,6 +12,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import signal
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -48,8 +49,12 @@ def plan(
     ]
 
 
-def _run_one(cfg: RunConfig, progress_q) -> RunOutcome:
+_PROGRESS_QUEUE = None  # set in each worker process by _init_worker
+
+
+def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
     """Worker entry point: run one config with logging to its run.log."""
+    progress_q = progress_q if progress_q is not None else _PROGRESS_QUEUE
     paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
     paths.root.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(paths.log)
@@ -83,7 +88,22 @@ def _total_steps(cfg: RunConfig) -> int:
         return 1
 
 
-def _init_worker(threads: int) -> None:
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when the sweep process dies, so a killed sweep never leaves
+    orphans running (and writing into results) behind it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl-C still reaches the whole process group
+
+
+def _init_worker(threads: int, progress_q=None) -> None:
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = progress_q
+    _die_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
 
@@ -114,8 +134,7 @@ def run_local(
     total_steps = {id(c): _total_steps(c) for c in todo}
 
     ctx = mp.get_context("spawn")
-    manager = ctx.Manager()
-    progress_q = manager.Queue()
+    progress_q = ctx.Queue()  # handed to workers at start-up: no manager process to outlive us
     with (
         Progress(
             TextColumn("{task.description}"),
@@ -126,7 +145,7 @@ def run_local(
             transient=False,
         ) as bar,
         ProcessPoolExecutor(
-            jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+            jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads, progress_q)
         ) as pool,
     ):
         overall = bar.add_task(
@@ -137,7 +156,7 @@ def run_local(
         for cfg in todo:
             rid = f"{cfg.task} {cfg.method} s{cfg.seed}"
             rows[rid] = bar.add_task(f"  {rid}", total=total_steps[id(cfg)], info="queued")
-            futures[pool.submit(_run_one, cfg, progress_q)] = cfg
+            futures[pool.submit(_run_one, cfg)] = cfg
         pending = set(futures)
         failed = 0
         while pending:
@@ -167,7 +186,7 @@ def run_local(
                     info="[green]done[/]" if outcome.ok else "[red]FAILED[/]",
                 )
                 bar.update(overall, advance=1, info=f"failed {failed}" if failed else "")
-    manager.shutdown()
+    progress_q.close()
     for o in outcomes:
         if not o.ok:
             log = RunPaths.for_run(
