@@ -138,7 +138,15 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+DELEGATED = {"audit": "benchmark.audit", "leaderboard": "benchmark.leaderboard.cli"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     ap = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -176,24 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tasks", help="list tasks and suites").set_defaults(fn=cmd_tasks)
     sub.add_parser("methods", help="list reward methods").set_defaults(fn=cmd_methods)
 
-    au = sub.add_parser(
-        "audit", help="rate expert and random trajectories; confusion matrix + gallery"
-    )
-    au.add_argument("rest", nargs=argparse.REMAINDER)
-    au.set_defaults(fn=lambda a: __import__("benchmark.audit", fromlist=["main"]).main(a.rest))
-
-    lb = sub.add_parser(
-        "leaderboard",
-        help="submit, validate and publish leaderboard entries (`leaderboard -h` for more)",
-        add_help=False,
-    )
-    lb.add_argument("-h", "--help", action="store_true")
-    lb.add_argument("rest", nargs=argparse.REMAINDER)
-    lb.set_defaults(
-        fn=lambda a: __import__("benchmark.leaderboard.cli", fromlist=["main"]).main(
-            ["-h"] * a.help + a.rest
-        )
-    )
+    # these have CLIs of their own; main() hands them their arguments untouched
+    sub.add_parser("audit", help="rate expert and random trajectories: confusion matrix, gallery")
+    sub.add_parser("leaderboard", help="submit, validate and publish leaderboard entries")
 
     args = ap.parse_args(argv)
     return int(args.fn(args) or 0)
