@@ -24,7 +24,10 @@ def make_provider(provider: str, options: dict[str, Any] | None = None) -> Any:
         from oracle_cache.openai_compat import OpenAICompatProvider
 
         return OpenAICompatProvider(**options)
-    raise ValueError(f"Unknown oracle provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    raise ValueError(
+        f"Unknown oracle provider {provider!r}; choose one of {', '.join(PROVIDERS)} "
+        "(e.g. ORACLE=scripted, or --oracle gemini with GEMINI_API_KEY set)"
+    )
 
 
 def build_oracle(
@@ -33,9 +36,15 @@ def build_oracle(
     cache_dir: str | Path | None = ".cache/oracle",
     options: dict[str, Any] | None = None,
 ) -> CachedOracle:
-    """`options` go to the provider, except `max_in_flight`, which sets the cache's concurrency."""
+    """An oracle by provider name (scripted | gemini | openai), wrapped in the cache.
+
+    `options` go to the provider, except `max_in_flight` (queries asked at once by
+    rate_many/prefer_many; default 1 for scripted, 8 otherwise) and `keep_frames` (also store
+    each queried frame as a PNG by digest, for audits and bundles), which configure the cache.
+    """
     options = dict(options or {})
     max_in_flight = int(options.pop("max_in_flight", 1 if provider == "scripted" else 8))
+    keep_frames = bool(options.pop("keep_frames", False))
     if mode == "replay":
         # replay never calls a provider, so it must not need one (no SDK, no API key)
         from oracle_cache.replay import ReplayOnlyProvider
@@ -43,4 +52,4 @@ def build_oracle(
         prov: Any = ReplayOnlyProvider(provider, options)
     else:
         prov = make_provider(provider, options)
-    return CachedOracle(prov, mode, cache_dir, max_in_flight=max_in_flight)
+    return CachedOracle(prov, mode, cache_dir, max_in_flight=max_in_flight, keep_frames=keep_frames)

@@ -23,8 +23,11 @@ class ReplayOnlyProvider:
     def identity(self) -> dict[str, Any]:
         return self._inner.identity()
 
-    def prompt(self, kind: str, instruction: str, levels: int | None) -> str:
-        return self._inner.prompt(kind, instruction, levels)
+    def prompt(self, kind: str, instruction: str, levels: int | None, n_frames: int = 1) -> str:
+        try:
+            return self._inner.prompt(kind, instruction, levels, n_frames=n_frames)
+        except TypeError:
+            return self._inner.prompt(kind, instruction, levels)
 
     def rate(self, *args: Any, **kwargs: Any) -> Any:
         raise OracleError("replay mode never calls a provider")

@@ -77,7 +77,8 @@ class ScriptedTeacher:
             },
         }
 
-    def prompt(self, kind: str, instruction: str, levels: int | None) -> str:
+    def prompt(self, kind: str, instruction: str, levels: int | None, n_frames: int = 1) -> str:
+        """The teacher has no prompt; this stands in for one in its keys (frames are hashed)."""
         return f"{kind}|{instruction}|levels={levels}"
 
     # --- helpers ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import diskcache
 import numpy as np
 import pytest
@@ -101,7 +103,7 @@ def test_answer_is_stored_before_it_is_returned(tmp_path):
     oracle = CachedOracle(ScriptedTeacher(), "record", tmp_path)
     r = oracle.rate(q.frames, q.instruction, q.levels, q.context)
     with diskcache.Cache(str(tmp_path)) as other:  # another handle, as another process would
-        seen = other[r.meta["key"]]
+        seen = json.loads(other[r.meta["key"]])
     assert seen["answer"] == r.level
 
 
@@ -117,9 +119,9 @@ def test_corrupt_entry_is_quarantined_not_served(tmp_path):
     q = _queries(1)[0]
     oracle = build_oracle("scripted", "record", tmp_path)
     key = oracle.rate(q.frames, q.instruction, q.levels, q.context).meta["key"]
-    entry = dict(oracle.store[key])
+    entry = json.loads(oracle.store[key])
     entry["document"] = {**entry["document"], "prompt": "tampered"}
-    oracle.store[key] = entry
+    oracle.store[key] = json.dumps(entry)
     with pytest.raises(ValueError):
         check_entry(key, entry)
     replay = build_oracle("scripted", "replay", tmp_path)
