@@ -11,6 +11,8 @@ import os
 import threading
 from collections.abc import Sequence
 
+from oracle_cache.types import OracleError
+
 
 class KeyRing:
     def __init__(self, keys: Sequence[str], env_hint: str) -> None:
@@ -41,7 +43,7 @@ class KeyRing:
     def next(self) -> tuple[int, str]:
         """(index, key) round-robin, so parallel queries spread over the keys."""
         if self._cycle is None:
-            raise PermissionError(
+            raise OracleError(
                 f"no API key: set {self._env_hint} (several keys may be given comma-separated), "
                 "or use the scripted oracle / replay mode, which need none"
             )

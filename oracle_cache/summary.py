@@ -1,0 +1,63 @@
+"""`stats` for a cache directory: what it holds, from which oracle, and how the answers spread."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from oracle_cache.cache import FRAMES, QUARANTINE, CorruptEntry, check_entry, open_store
+
+
+def _oracle_of(entry: dict[str, Any]) -> str:
+    ident = entry["document"].get("identity", {})
+    models = ident.get("models") or ident.get("model") or ""
+    if isinstance(models, dict):
+        models = "+".join(dict.fromkeys(str(v) for v in models.values()))
+    return f"{ident.get('provider', '?')}:{models}"
+
+
+def store_stats(cache_dir: str | Path) -> dict[str, Any]:
+    cache_dir = Path(cache_dir)
+    if not cache_dir.exists():
+        raise FileNotFoundError(f"no cache at {cache_dir}")
+    kinds: Counter[str] = Counter()
+    oracles: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
+    prompts: Counter[str] = Counter()
+    created: list[float] = []
+    corrupt = 0
+    with open_store(cache_dir) as store:
+        for key in list(store.iterkeys()):
+            try:
+                e = check_entry(key, store.get(key))
+            except CorruptEntry:
+                corrupt += 1
+                continue
+            kinds[e["kind"]] += 1
+            oracles[_oracle_of(e)] += 1
+            prompts[str(e["document"].get("prompt_version"))] += 1
+            levels = e["document"].get("levels")
+            label = f"rate/{levels} levels" if e["kind"] == "rate" else "prefer"
+            answers[f"{label}: {e['answer']}"] += 1
+            created.append(float(e["created"]))
+    quarantined = 0
+    if (cache_dir / QUARANTINE).exists():
+        with open_store(cache_dir / QUARANTINE) as q:
+            quarantined = len(q)
+    frames = len(list((cache_dir / FRAMES).rglob("*.png"))) if (cache_dir / FRAMES).exists() else 0
+    size = sum(p.stat().st_size for p in cache_dir.rglob("*") if p.is_file())
+    return {
+        "cache_dir": str(cache_dir),
+        "entries": sum(kinds.values()),
+        "by_kind": dict(kinds),
+        "by_oracle": dict(oracles),
+        "by_prompt_version": dict(prompts),
+        "answers": dict(sorted(answers.items())),
+        "corrupt_unverified": corrupt,
+        "quarantined": quarantined,
+        "frames": frames,
+        "bytes_on_disk": size,
+        "first_recorded": min(created) if created else None,
+        "last_recorded": max(created) if created else None,
+    }
