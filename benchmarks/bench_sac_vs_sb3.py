@@ -117,7 +117,7 @@ def main() -> None:
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     eval_every = max(1000, args.steps // 10) if args.learn else 10**9
-    eval_eps = 5 if args.learn else 0
+    eval_eps = 5 if args.learn else 1
     max_len = get_budget("short").max_episode_steps or 500
     Path(args.out).mkdir(parents=True, exist_ok=True)
     rows = []
