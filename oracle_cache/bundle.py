@@ -4,7 +4,7 @@ A bundle is a directory holding `entries.jsonl` (one canonical-JSON entry per li
 key, so a diff shows exactly which ratings changed) and, optionally, `frames/ab/<digest>.png`
 (lossless PNGs named by frame digest, for audits). A bare `.jsonl` file is a bundle without
 frames. Export, import and merge are idempotent: doing one twice changes nothing. Every entry
-is checked (its document must hash to its key) on the way in and out; `verify` also quarantines.
+is checked (its document must hash to its key) on the way in and out; `oracle_cache.verify` also quarantines what fails.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oracle_cache.cache import (
     FRAMES,
-    QUARANTINE,
     CorruptEntry,
     check_entry,
     encode_entry,
@@ -30,22 +29,26 @@ from oracle_cache.cache import (
 
 ENTRIES = "entries.jsonl"
 BUNDLE_QUARANTINE = "quarantine.jsonl"
+MANIFEST = "bundle.json"
+BUNDLE_FORMAT = "oracle-cache-bundle/1"
 
 
 @dataclass
 class Report:
-    """What an operation did; `problems` are (key or line, reason) pairs, never silent."""
+    """What an operation did; conflicts and corrupt entries are (key or line, reason) pairs."""
 
-    written: int = 0
-    present: int = 0
-    frames: int = 0
+    added: int = 0  # entries new to the destination
+    unchanged: int = 0  # entries the destination already held with the same answer
+    entries: int = 0  # entries in the destination afterwards (bundles)
+    frames: int = 0  # frame PNGs copied
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "written": self.written,
-            "present": self.present,
+            "added": self.added,
+            "unchanged": self.unchanged,
+            "entries": self.entries,
             "frames": self.frames,
             "conflicts": [list(c) for c in self.conflicts],
             "corrupt": [list(c) for c in self.corrupt],
@@ -108,17 +111,35 @@ def read_entries(bundle: str | Path, report: Report | None = None) -> Iterator[d
             report.corrupt.append((f"line {n}", str(e)))
 
 
-def write_entries(bundle: str | Path, entries: Iterable[dict[str, Any]]) -> int:
-    """Atomically (re)write entries.jsonl sorted by key, one canonical line each."""
+def write_entries(
+    bundle: str | Path,
+    entries: Mapping[str, dict[str, Any]] | Iterable[dict[str, Any]],
+    frames: int | None = None,
+) -> int:
+    """Atomically (re)write entries.jsonl sorted by key, one canonical line each.
+
+    A bundle directory also gets `bundle.json` (format, entry and frame counts), which holds
+    no timestamp so that rewriting the same entries gives the same bytes.
+    """
     path = entries_path(bundle)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(entries, key=lambda e: e["key"])
+    values = entries.values() if isinstance(entries, Mapping) else entries
+    ordered = sorted(values, key=lambda e: e["key"])
+    _atomic_write(path, "".join(encode_entry(e) + "\n" for e in ordered))
+    fdir = frames_dir_of(bundle)
+    if fdir is not None:
+        if frames is None:
+            frames = len(list(fdir.glob("*.png"))) if fdir.is_dir() else 0
+        manifest = {"format": BUNDLE_FORMAT, "entries": len(ordered), "frames": frames}
+        _atomic_write(path.with_name(MANIFEST), json.dumps(manifest, sort_keys=True) + "\n")
+    return len(ordered)
+
+
+def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8", newline="\n") as f:
-        for e in ordered:
-            f.write(encode_entry(e) + "\n")
+        f.write(text)
     tmp.replace(path)
-    return len(ordered)
 
 
 def _merge_into(
@@ -129,7 +150,7 @@ def _merge_into(
     if old is None:
         merged[entry["key"]] = entry
     elif old["answer"] == entry["answer"]:
-        report.present += 1
+        report.unchanged += 1
     else:
         report.conflicts.append(
             (entry["key"], f"{source} answers {entry['answer']}, kept {old['answer']}")
@@ -152,14 +173,29 @@ def frame_ok(path: Path, digest: str) -> bool:
         return False
 
 
-def copy_frames(src: Path | None, dst: Path | None, digests: Iterable[str], check: bool) -> int:
-    """Copy the PNGs `dst` lacks (checked against their digest when `check`); returns count."""
+def find_frame(frames_dir: Path, digest: str) -> Path | None:
+    """A frame PNG in either layout: flat (bundles) or sharded `ab/<digest>.png` (caches)."""
+    for p in (frames_dir / f"{digest}.png", frame_path(frames_dir, digest)):
+        if p.exists():
+            return p
+    return None
+
+
+def copy_frames(
+    src: Path | None, dst: Path | None, digests: Iterable[str], check: bool, sharded: bool
+) -> int:
+    """Copy the PNGs `dst` lacks (checked against their digest when `check`); returns count.
+
+    `sharded` picks the destination layout: a cache's `ab/<digest>.png`, or a bundle's flat
+    `<digest>.png` (easy to browse and diff).
+    """
     if src is None or dst is None or not src.is_dir():
         return 0
     n = 0
     for d in sorted(digests):
-        s, t = frame_path(src, d), frame_path(dst, d)
-        if t.exists() or not s.exists() or (check and not frame_ok(s, d)):
+        s = find_frame(src, d)
+        t = frame_path(dst, d) if sharded else dst / f"{d}.png"
+        if s is None or find_frame(dst, d) is not None or (check and not frame_ok(s, d)):
             continue
         t.parent.mkdir(parents=True, exist_ok=True)
         tmp = t.with_name(f".{t.name}.{os.getpid()}.tmp")
@@ -182,7 +218,7 @@ def cache_entries(cache_dir: str | Path, report: Report) -> dict[str, dict[str, 
     return out
 
 
-def export_bundle(cache_dir: str | Path, bundle: str | Path, frames: bool = True) -> Report:
+def export_bundle(cache_dir: str | Path, bundle: str | Path, frames: bool = False) -> Report:
     """Add a cache's entries (and frames) to a bundle; existing bundle entries are kept."""
     if not is_cache_dir(cache_dir):
         raise FileNotFoundError(f"no oracle cache at {cache_dir} (expected {cache_dir}/cache.db)")
@@ -194,12 +230,13 @@ def export_bundle(cache_dir: str | Path, bundle: str | Path, frames: bool = True
     before = len(merged)
     for e in cache_entries(cache_dir, report).values():
         _merge_into(merged, e, report, str(cache_dir))
-    write_entries(bundle, merged.values())
-    report.written = len(merged) - before
     if frames:
         report.frames = copy_frames(
-            Path(cache_dir) / FRAMES, frames_dir_of(bundle), _digests(merged.values()), False
+            Path(cache_dir) / FRAMES, frames_dir_of(bundle), _digests(merged.values()), False, False
         )
+    write_entries(bundle, merged)
+    report.added = len(merged) - before
+    report.entries = len(merged)
     return report
 
 
@@ -208,34 +245,34 @@ def import_bundle(bundle: str | Path, cache_dir: str | Path) -> Report:
     report = Report()
     entries = list(read_entries(bundle, report))
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    with open_store(cache_dir) as store:
-        with store.transact():  # one SQLite transaction: 10k entries in well under a second
-            for e in entries:
-                raw = store.get(e["key"])
-                if raw is None:
-                    store.set(e["key"], encode_entry(e))
-                    report.written += 1
-                    continue
-                try:
-                    old = check_entry(e["key"], raw)
-                except CorruptEntry:  # a bad local copy: the bundle's good one replaces it
-                    quarantine(Path(cache_dir), store, e["key"], raw)
-                    store.set(e["key"], encode_entry(e))
-                    report.written += 1
-                    continue
-                if old["answer"] == e["answer"]:
-                    report.present += 1
-                else:
-                    report.conflicts.append(
-                        (e["key"], f"bundle answers {e['answer']}, cache keeps {old['answer']}")
-                    )
+    # one SQLite transaction: 10k entries in well under a second
+    with open_store(cache_dir) as store, store.transact():
+        for e in entries:
+            raw = store.get(e["key"])
+            if raw is None:
+                store.set(e["key"], encode_entry(e))
+                report.added += 1
+                continue
+            try:
+                old = check_entry(e["key"], raw)
+            except CorruptEntry:  # a bad local copy: the bundle's good one replaces it
+                quarantine(Path(cache_dir), store, e["key"], raw)
+                store.set(e["key"], encode_entry(e))
+                report.added += 1
+                continue
+            if old["answer"] == e["answer"]:
+                report.unchanged += 1
+            else:
+                report.conflicts.append(
+                    (e["key"], f"bundle answers {e['answer']}, cache keeps {old['answer']}")
+                )
     report.frames = copy_frames(
-        frames_dir_of(bundle), Path(cache_dir) / FRAMES, _digests(entries), True
+        frames_dir_of(bundle), Path(cache_dir) / FRAMES, _digests(entries), True, True
     )
     return report
 
 
-def merge_bundles(inputs: Iterable[str | Path], out: str | Path, frames: bool = True) -> Report:
+def merge_bundles(out: str | Path, inputs: Iterable[str | Path], frames: bool = True) -> Report:
     """Union of bundles into `out` (which may be one of them); first answer per key wins."""
     report = Report()
     merged: dict[str, dict[str, Any]] = {}
@@ -249,69 +286,13 @@ def merge_bundles(inputs: Iterable[str | Path], out: str | Path, frames: bool = 
             continue
         for e in read_entries(src, report):
             _merge_into(merged, e, report, str(src))
-    write_entries(out, merged.values())
-    report.written = len(merged) - before
     if frames:
         digests = _digests(merged.values())
         for src in inputs:
-            report.frames += copy_frames(frames_dir_of(src), frames_dir_of(out), digests, True)
+            report.frames += copy_frames(
+                frames_dir_of(src), frames_dir_of(out), digests, True, False
+            )
+    write_entries(out, merged)
+    report.added = len(merged) - before
+    report.entries = len(merged)
     return report
-
-
-def verify(path: str | Path, quarantine_bad: bool = True) -> Report:
-    """Recompute every entry's key (and every frame's digest); quarantine what fails.
-
-    Cache directory: bad entries move to its `quarantine/` store, bad PNGs to
-    `quarantine/frames/`. Bundle: bad lines move to `quarantine.jsonl` beside entries.jsonl.
-    `report.written` counts the good entries.
-    """
-    report = Report()
-    if is_cache_dir(path):
-        root = Path(path)
-        with open_store(root) as store:
-            for key in list(store.iterkeys()):
-                raw = store.get(key)
-                try:
-                    check_entry(key, raw)
-                    report.written += 1
-                except CorruptEntry as e:
-                    report.corrupt.append((key, str(e)))
-                    if quarantine_bad and raw is not None:
-                        quarantine(root, store, key, raw)
-        _verify_frames(root / FRAMES, root / QUARANTINE / FRAMES, report, quarantine_bad)
-        return report
-    if not is_bundle(path):
-        raise FileNotFoundError(
-            f"{path} is neither an oracle cache directory (with cache.db) nor a bundle "
-            f"(a directory with {ENTRIES}, or a .jsonl file)"
-        )
-    good, bad = [], []
-    for n, line in read_lines(path):
-        try:
-            good.append(parse_line(n, line)[1])
-        except CorruptEntry as e:
-            report.corrupt.append((f"line {n}", str(e)))
-            bad.append(line if line.endswith("\n") else line + "\n")
-    report.written = len(good)
-    if bad and quarantine_bad:
-        qpath = entries_path(path).with_name(BUNDLE_QUARANTINE)
-        with qpath.open("a", encoding="utf-8") as f:
-            f.writelines(bad)
-        write_entries(path, good)
-    fdir = frames_dir_of(path)
-    if fdir is not None:
-        _verify_frames(fdir, fdir.parent / QUARANTINE / FRAMES, report, quarantine_bad)
-    return report
-
-
-def _verify_frames(frames: Path, qdir: Path, report: Report, move: bool) -> None:
-    if not frames.is_dir():
-        return
-    for p in sorted(frames.glob("*/*.png")):
-        if frame_ok(p, p.stem):
-            report.frames += 1
-            continue
-        report.corrupt.append((f"frames/{p.parent.name}/{p.name}", "PNG does not match its digest"))
-        if move:
-            qdir.mkdir(parents=True, exist_ok=True)
-            p.replace(qdir / p.name)
