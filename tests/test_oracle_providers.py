@@ -198,3 +198,17 @@ def test_prompt_version_and_models_are_in_the_key(tmp_path, server, monkeypatch)
         oracle = build_oracle("gemini", "record", tmp_path, _options("gemini", server, **opts))
         keys.add(oracle.rate(q.frames, q.instruction, 3).meta["key"])
     assert len(keys) == 3
+
+
+def test_identity_models_and_level_names():
+    from oracle_cache.prompts import level_names
+
+    g = GeminiProvider(api_keys="k")
+    assert g.identity()["models"] == {"analysis": "gemini-1.5-pro", "rating": "gemini-1.5-flash"}
+    assert g.identity()["params"]["temperature"] == 0.0
+    g2 = GeminiProvider(analysis_model="gemini-2.5-pro", rating_model="gemini-2.5-flash")
+    assert g2.identity() != g.identity() and g2.name == "gemini:gemini-2.5-pro+gemini-2.5-flash"
+    assert [len(level_names(n)) for n in range(2, 6)] == [2, 3, 4, 5]
+    assert level_names(3) == ("Bad", "Average", "Good")
+    with pytest.raises(ValueError, match="levels"):
+        level_names(7)
