@@ -214,6 +214,9 @@ def _enum_from_text(text: str) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeVLMServer
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this, Nagle + the client's delayed ACK
+    # add ~40 ms to every response, which the throughput benchmark would charge to the cache
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
@@ -344,3 +347,25 @@ def _openai_reply(content: str, model: str) -> dict:
         ],
         "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server in its own process (benchmarks: keeps its CPU and GIL off the client's).
+
+    Prints its URL on the first line of stdout, then serves until stdin closes.
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m oracle_cache.testing.fake_server")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    ap.add_argument("--accuracy", type=float, default=None, help="scripted teacher accuracy")
+    ap.add_argument("--task", default="")
+    a = ap.parse_args(argv)
+    with FakeVLMServer(a.latency, ScriptedTeacher(accuracy=a.accuracy), a.task) as srv:
+        print(srv.url, flush=True)
+        sys.stdin.read()  # the parent closes our stdin (or dies) to stop us
+
+
+if __name__ == "__main__":
+    main()
