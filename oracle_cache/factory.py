@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -10,24 +11,46 @@ from oracle_cache.cache import CachedOracle
 PROVIDERS = ("scripted", "gemini", "openai")
 
 
-def make_provider(provider: str, options: dict[str, Any] | None = None) -> Any:
-    options = dict(options or {})
+def _provider_class(provider: str) -> type:
     if provider == "scripted":
         from oracle_cache.scripted import ScriptedTeacher
 
-        return ScriptedTeacher(**options)
+        return ScriptedTeacher
     if provider == "gemini":
         from oracle_cache.gemini import GeminiProvider
 
-        return GeminiProvider(**options)
+        return GeminiProvider
     if provider == "openai":
         from oracle_cache.openai_compat import OpenAICompatProvider
 
-        return OpenAICompatProvider(**options)
+        return OpenAICompatProvider
     raise ValueError(
         f"Unknown oracle provider {provider!r}; choose one of {', '.join(PROVIDERS)} "
         "(e.g. ORACLE=scripted, or --oracle gemini with GEMINI_API_KEY set)"
     )
+
+
+def _accepted(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names += [p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD]
+    return sorted(set(names))
+
+
+def make_provider(provider: str, options: dict[str, Any] | None = None) -> Any:
+    cls = _provider_class(provider)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(_accepted(cls)))
+    if unknown:
+        raise ValueError(
+            f"oracle {provider!r} has no option(s) {unknown}; it accepts "
+            f"{_accepted(cls) + ['keep_frames', 'max_in_flight']}"
+        )
+    return cls(**options)
 
 
 def build_oracle(

@@ -159,3 +159,10 @@ def test_unknown_provider_lists_valid_ones(tmp_path):
         build_oracle("claude", "record", tmp_path)
     with pytest.raises(ValueError, match="record"):
         build_oracle("scripted", "sometimes", tmp_path)
+
+
+def test_unknown_option_lists_accepted_ones(tmp_path):
+    with pytest.raises(ValueError, match="no option.*'acuracy'.*'accuracy'"):
+        build_oracle("scripted", "record", tmp_path, {"acuracy": 0.8})
+    with pytest.raises(ValueError, match="'temprature'.*'base_url'"):
+        build_oracle("gemini", "record", tmp_path, {"temprature": 0})
