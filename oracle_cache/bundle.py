@@ -39,7 +39,7 @@ class Report:
 
     added: int = 0  # entries new to the destination
     unchanged: int = 0  # entries the destination already held with the same answer
-    entries: int = 0  # entries in the destination afterwards (bundles)
+    entries: int = 0  # entries in the destination (bundle or cache) afterwards
     frames: int = 0  # frame PNGs copied
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
@@ -266,6 +266,7 @@ def import_bundle(bundle: str | Path, cache_dir: str | Path) -> Report:
                 report.conflicts.append(
                     (e["key"], f"bundle answers {e['answer']}, cache keeps {old['answer']}")
                 )
+        report.entries = len(store)
     report.frames = copy_frames(
         frames_dir_of(bundle), Path(cache_dir) / FRAMES, _digests(entries), True, True
     )
