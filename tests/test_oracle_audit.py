@@ -55,7 +55,7 @@ def test_audit_writes_pngs_gallery_and_json(tmp_path):
         with Image.open(png) as im:
             assert im.format == "PNG" and im.size[0] > 100
     page = rep.html.read_text()
-    assert page.count("data:image/png;base64,") >= 2 + 24 and "src=\"http" not in page
+    assert page.count("data:image/png;base64,") >= 2 + 24 and 'src="http' not in page
     assert "&lt;b&gt;step 0&lt;/b&gt; &amp; analysis" in page  # analysis text is escaped
     assert json.loads(rep.summary_json.read_text())["task"] == "metaworld/drawer-open"
     with pytest.raises(ValueError, match="at least one record"):
