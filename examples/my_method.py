@@ -8,6 +8,7 @@ group of your own package) and use that name instead.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
+from envs.spec import TaskSpec
 
 
 @dataclass
@@ -33,7 +35,7 @@ class RatingRegression(RewardMethod):
     query_kind = "rate"  # the runner gives this method a feedback channel for ratings
     needs_frames = False  # it learns from observations, so the buffer need not keep frames
 
-    def __init__(self, task, config: RatingRegressionConfig, seed: int) -> None:
+    def __init__(self, task: TaskSpec, config: RatingRegressionConfig, seed: int) -> None:
         super().__init__(task, config, seed)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
@@ -69,15 +71,15 @@ class RatingRegression(RewardMethod):
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()
-        return {"loss": float(loss), "labels": float(len(self.y))}
+        return {"loss": loss.item(), "labels": float(len(self.y))}
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "x": self.x,
-            "y": self.y,
+            "x": list(self.x),  # copies: the runner may keep this dict while training goes on
+            "y": list(self.y),
             "rng": self.rng.bit_generator.state,
-            "net": None if self.net is None else self.net.state_dict(),
-            "opt": None if self.net is None else self.opt.state_dict(),
+            "net": None if self.net is None else copy.deepcopy(self.net.state_dict()),
+            "opt": None if self.net is None else copy.deepcopy(self.opt.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

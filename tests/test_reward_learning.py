@@ -15,6 +15,7 @@ from benchmark.reward_model import (
     mae_loss,
     rbrl_boundaries,
     rbrl_logits,
+    segment_returns,
     stratified_batches,
 )
 
@@ -65,9 +66,17 @@ def test_mae_and_ce_on_known_inputs():
 
 def test_class_weights_on_a_skewed_label_set():
     labels = np.array([0] * 8 + [1] * 2 + [2] * 1)
-    w = class_weights(labels, 3)
-    assert w == pytest.approx([1.0, 4.0, 8.0])  # inverse frequency, smallest weight 1
-    assert class_weights(np.array([0, 0, 2]), 3)[1] == 0.0  # an absent class
+    # the reference code's weights: 1 - frequency = 3/11, 9/11, 10/11, smallest scaled to 1
+    assert class_weights(labels, 3) == pytest.approx([1.0, 3.0, 10 / 3])
+    # inverse frequency: 1/8, 1/2, 1/1 -> 1, 4, 8
+    assert class_weights(labels, 3, "inverse") == pytest.approx([1.0, 4.0, 8.0])
+    # two classes: both schemes weigh the rare class by the count ratio
+    two = np.array([0] * 9 + [1] * 3)
+    assert class_weights(two, 2) == pytest.approx(class_weights(two, 2, "inverse"))
+    assert class_weights(two, 2) == pytest.approx([1.0, 3.0])
+    # an absent class: the reference switches weighting off; inverse gives it weight 0
+    assert class_weights(np.array([0, 0, 2]), 3) == pytest.approx([1.0, 1.0, 1.0])
+    assert class_weights(np.array([0, 0, 2]), 3, "inverse") == pytest.approx([1.0, 0.0, 2.0])
 
 
 def test_stratified_batches_keep_each_class_share():
@@ -89,19 +98,30 @@ def test_uniform_batches_do_not_keep_shares_for_rare_classes():
     assert max(counts) - min(counts) >= 3  # what stratification fixes
 
 
-def test_ensemble_members_are_independent_and_bounded():
+def test_ensemble_members_are_independent_and_start_near_zero():
     torch.manual_seed(0)
     model = FrameRewardEnsemble(members=3, frame_size=64)
     frames = torch.randint(0, 255, (5, 64, 64, 3), dtype=torch.uint8)
     out = model(frames)
     assert out.shape == (5, 3)
-    assert torch.all(out.abs() <= 1)
+    assert torch.all(out.abs() < 0.05)  # head initialised within +-1e-3, as in the reference
     assert not torch.allclose(out[:, 0], out[:, 1])
+    assert torch.equal(model.member(2, frames), out[:, 2])
     # member 0's output must not depend on member 1's weights
     before = out[:, 0].clone()
     with torch.no_grad():
-        model.conv[0].weight[16:32].add_(1.0)
-    assert torch.allclose(model(frames)[:, 0], before)
+        model.nets[1][2].weight.add_(1.0)
+    assert torch.equal(model(frames)[:, 0], before)
+
+
+def test_segment_returns_sum_per_step_rewards():
+    torch.manual_seed(0)
+    model = FrameRewardEnsemble(members=2, frame_size=64)
+    frames = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    per_step = model.member(1, torch.from_numpy(frames)).detach()
+    returns = segment_returns(model, 1, [frames[:2], frames[2:3], frames[3:]]).detach()
+    expected = torch.stack([per_step[:2].sum(), per_step[2], per_step[3:].sum()])
+    assert torch.allclose(returns, expected, atol=1e-6)
 
 
 def _direction_after_fit(loss_name: str, noise: float, seed: int) -> float:

@@ -5,12 +5,13 @@ onto the direction from the baseline prompt to the goal prompt with strength `al
 reward is 1 - 1/2 ||(alpha P + (1 - alpha) I)(x - g)||^2 on unit embeddings.
 
 Images are preprocessed with PIL/numpy (resize, centre crop, CLIP's mean/std) because there is
-no CPU torchvision here. Weights come from `model_name_or_path` (a local directory or a hub id
-already in the local cache); nothing is downloaded at run time.
+no CPU torchvision here. Weights come from `model_name_or_path` (a local directory or a hub id);
+with HF_HUB_OFFLINE set nothing is downloaded and a missing model fails with how to provide it.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,20 +54,34 @@ def preprocess(frames: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
+def _hub_offline() -> bool:
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
 def load_clip(path: str) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local directory or the local hub cache; never downloads."""
+    """(model, tokenizer) from a local directory or a hub id.
+
+    Under HF_HUB_OFFLINE (as on this machine and in the tests) only files already on disk are
+    used; otherwise `transformers` may fetch the hub id into its cache.
+    """
     try:
         from transformers import CLIPModel, CLIPTokenizerFast
     except ImportError as err:
         raise ImportError("clip-score needs transformers: `pip install -e '.[clip]'`") from err
+    offline = _hub_offline()
     try:
-        model = CLIPModel.from_pretrained(path, local_files_only=True)
-        tokenizer = CLIPTokenizerFast.from_pretrained(path, local_files_only=True)
-    except OSError as err:
+        model = CLIPModel.from_pretrained(path, local_files_only=offline)
+        tokenizer = CLIPTokenizerFast.from_pretrained(path, local_files_only=offline)
+    except (OSError, ValueError) as err:  # missing files, or a path that is not a valid hub id
+        where = "locally (HF_HUB_OFFLINE is set)" if offline else "locally or from the hub"
         raise FileNotFoundError(
-            f"CLIP weights '{path}' are not available locally and this suite never downloads at "
-            "run time. On a machine with internet run `huggingface-cli download "
-            f"{path} --local-dir /path/to/clip`, copy the directory here, and pass "
+            f"CLIP weights '{path}' could not be loaded {where}: {err}. To provide them, on a "
+            "machine with internet run `huggingface-cli download openai/clip-vit-base-patch32 "
+            "--local-dir /path/to/clip` (or `CLIPModel.from_pretrained(...).save_pretrained(dir)` "
+            "plus the tokenizer), copy the directory here, and pass "
             "`--method-opt model_name_or_path=/path/to/clip`."
         ) from err
     return model.eval(), tokenizer

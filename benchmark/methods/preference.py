@@ -1,24 +1,28 @@
 """RL-VLM-F (Wang et al., ICML 2024): reward learning from pairwise VLM preferences.
 
 Each session samples pairs of segments, asks which better achieves the goal, drops "no
-preference" answers, and fits the same reward ensemble with the Bradley-Terry model: the
-probability that a is preferred is softmax over the two segments' predicted returns.
+preference" answers (-1), and fits the same reward ensemble with the Bradley-Terry model:
+P(b preferred over a) = softmax([R_a, R_b])[1], where R is a segment's predicted return.
+Training follows RL-VLM-F's reference code: each member shuffles the pairs its own way, the
+members' cross-entropies are summed into one Adam step, batch 64 for the CNN, and a session stops
+early once the training accuracy exceeds 0.97.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
 from benchmark.methods.registry import register_method
 from benchmark.reward_model import (
-    FrameRewardEnsemble,
-    StateRewardEnsemble,
+    RewardEnsemble,
+    bradley_terry_loss,
+    build_ensemble,
     predict,
     segment_returns,
     uniform_batches,
@@ -29,11 +33,17 @@ from oracle_cache.types import NO_PREFERENCE
 
 @dataclass
 class PreferenceConfig(MethodConfig):
+    """RL-VLM-F's defaults; the ensemble, learning rate and schedule match ERL-VLM's."""
+
+    #: states per compared segment; None = the task's (MetaWorld 1: single images)
     segment_length: int | None = None
     ensemble: int = 3
     lr: float = 3e-4
-    batch_size: int = 128
+    #: reward-training batch (RL-VLM-F's reference: 64 for the CNN)
+    batch_size: int = 64
     reward_epochs: int = 10
+    #: stop a session early once training accuracy exceeds this; None = never
+    stop_accuracy: float | None = 0.97
     inputs: Literal["frames", "state"] = "frames"
 
 
@@ -47,13 +57,16 @@ class RLVLMF(RewardMethod):
 
     def __init__(self, task: TaskSpec, config: PreferenceConfig, seed: int) -> None:
         super().__init__(task, config, seed)
+        if config.inputs not in ("frames", "state"):
+            raise ValueError(f"inputs must be frames or state; got {config.inputs!r}")
         self.segment_length = (
             task.segment_length if config.segment_length is None else config.segment_length
         )
         torch.manual_seed(seed)
-        self.rng = np.random.default_rng(seed + 11)
-        self.model: torch.nn.Module | None = None
-        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rng = np.random.default_rng([seed, 11])
+        self.model: RewardEnsemble | None = None
+        self.opt: torch.optim.Optimizer | None = None
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # copies of both segments' inputs
         self.labels: list[int] = []
         self.asked = 0
 
@@ -65,85 +78,90 @@ class RLVLMF(RewardMethod):
     def is_ready(self) -> bool:
         return self.model is not None
 
-    def _inputs(self, buffer: BufferView, idx: np.ndarray) -> np.ndarray:
-        return buffer.frames(idx) if self.config.inputs == "frames" else buffer.observations(idx)
-
     def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
         if self.model is None:
-            return np.zeros(len(frames), np.float32)
+            raise RuntimeError(f"{self.name} has no reward model before its first session")
         return predict(self.model, frames if self.config.inputs == "frames" else observations)
+
+    def _inputs(self, buffer: BufferView, idx: np.ndarray) -> np.ndarray:
+        data = buffer.frames(idx) if self.needs_frames else buffer.observations(idx)
+        return np.array(data, copy=True)
 
     def query_and_update(
         self, buffer: BufferView, feedback: Feedback, num_queries: int
     ) -> dict[str, float]:
+        """Ask `num_queries` pairs; returns loss, reward_acc, epochs, labels, asked, dropped."""
         a = buffer.segments(self.segment_length, num_queries, self.rng)
         b = buffer.segments(self.segment_length, num_queries, self.rng)
         answers = feedback.prefer(list(zip(a, b, strict=True)))
         self.asked += len(answers)
-        for sa, sb, p in zip(a, b, answers, strict=True):
-            if p.label == NO_PREFERENCE:
+        for seg_a, seg_b, answer in zip(a, b, answers, strict=True):
+            if answer.label == NO_PREFERENCE:
                 continue  # RL-VLM-F drops "no preference" answers
-            self.pairs.append((self._inputs(buffer, sa).copy(), self._inputs(buffer, sb).copy()))
-            self.labels.append(int(p.label))
-        if not self.pairs:
-            return {"loss": float("nan"), "labels": 0.0}
-        if self.model is None:
-            sample = self.pairs[0][0]
-            self.model = (
-                FrameRewardEnsemble(self.config.ensemble, sample.shape[1])
-                if self.config.inputs == "frames"
-                else StateRewardEnsemble(sample.shape[-1], self.config.ensemble)
-            )
-            self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-        loss = self.train(self.config.reward_epochs)
-        return {
-            "loss": loss,
+            self.pairs.append((self._inputs(buffer, seg_a), self._inputs(buffer, seg_b)))
+            self.labels.append(int(answer.label))
+        stats = {
             "labels": float(len(self.labels)),
+            "asked": float(self.asked),
             "dropped": float(self.asked - len(self.labels)),
         }
+        if not self.pairs:
+            return {"loss": float("nan"), **stats}
+        if self.model is None:
+            self._build()
+        loss, acc, epochs = self.train(self.config.reward_epochs)
+        return {"loss": loss, "reward_acc": acc, "epochs": float(epochs), **stats}
 
-    def train(self, epochs: int) -> float:
+    def _build(self) -> None:
+        self.model = build_ensemble(self.pairs[0][0][0], self.config.inputs, self.config.ensemble)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
+
+    def train(self, epochs: int) -> tuple[float, float, int]:
+        """Up to `epochs` passes over the pairs; returns (loss, accuracy, epochs run)."""
+        model, opt = self.model, self.opt
         labels = np.asarray(self.labels)
-        last = float("nan")
+        loss_value, acc, ran = float("nan"), float("nan"), 0
         for _ in range(epochs):
-            losses = []
-            for b in uniform_batches(len(labels), self.config.batch_size, self.rng):
-                ra = segment_returns(self.model, [self.pairs[i][0] for i in b])  # [B, members]
-                rb = segment_returns(self.model, [self.pairs[i][1] for i in b])
-                logits = torch.stack([ra, rb], dim=1)  # [B, 2, members]
-                y = torch.from_numpy(labels[b])[:, None].expand(-1, logits.shape[-1])
-                loss = F.cross_entropy(logits, y) * logits.shape[-1]  # summed over members
-                self.opt.zero_grad(set_to_none=True)
+            ran += 1
+            member_batches = [
+                uniform_batches(len(labels), self.config.batch_size, self.rng)
+                for _ in range(model.n_members)
+            ]
+            losses, correct, seen = [], 0, 0
+            for step in range(len(member_batches[0])):
+                loss = torch.zeros(())
+                for m, batches in enumerate(member_batches):
+                    b = batches[step]
+                    y = torch.from_numpy(labels[b])
+                    r_a = segment_returns(model, m, [self.pairs[i][0] for i in b])
+                    r_b = segment_returns(model, m, [self.pairs[i][1] for i in b])
+                    loss = loss + bradley_terry_loss(r_a, r_b, y)
+                    correct += int(((r_b > r_a).long() == y).sum())
+                    seen += len(b)
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
-                self.opt.step()
-                losses.append(loss.item() / logits.shape[-1])
-            last = float(np.mean(losses))
-        return last
+                opt.step()
+                losses.append(loss.item() / model.n_members)
+            loss_value, acc = float(np.mean(losses)), correct / seen
+            if self.config.stop_accuracy is not None and acc > self.config.stop_accuracy:
+                break
+        return loss_value, acc, ran
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": None if self.model is None else self.model.state_dict(),
-            "opt": None if self.model is None else self.opt.state_dict(),
-            "pairs": self.pairs,
-            "labels": self.labels,
+            "model": None if self.model is None else copy.deepcopy(self.model.state_dict()),
+            "opt": None if self.opt is None else copy.deepcopy(self.opt.state_dict()),
+            "pairs": list(self.pairs),
+            "labels": list(self.labels),
             "asked": self.asked,
-            "rng": self.rng.bit_generator.state,
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pairs, self.labels, self.asked = (
-            list(state["pairs"]),
-            list(state["labels"]),
-            state["asked"],
-        )
+        self.pairs, self.labels = list(state["pairs"]), list(state["labels"])
+        self.asked = int(state["asked"])
         self.rng.bit_generator.state = state["rng"]
         if state["model"] is not None:
-            sample = self.pairs[0][0]
-            self.model = (
-                FrameRewardEnsemble(self.config.ensemble, sample.shape[1])
-                if self.config.inputs == "frames"
-                else StateRewardEnsemble(sample.shape[-1], self.config.ensemble)
-            )
-            self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
+            self._build()
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["opt"])

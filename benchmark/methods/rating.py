@@ -1,13 +1,20 @@
 """ERL-VLM and RbRL: reward learning from absolute ratings.
 
 A feedback session samples segments from the buffer (single states on MetaWorld, whole
-trajectories on ALFRED), asks the oracle to rate each one, adds them to the labelled set, and
-trains the reward ensemble for `reward_epochs` epochs over everything labelled so far.
+trajectories on ALFRED), asks the oracle to rate each one, adds them to the labelled set
+(copies of the segments' reward-resolution frames: the buffer may evict them), and trains the
+reward ensemble for up to `reward_epochs` epochs over everything labelled so far.
 ERL-VLM = MAE loss + class weights + stratified batches; RbRL = cross-entropy, uniform batches.
+
+Training follows ERL-VLM's reference code: each member draws its own batches (its own shuffle of
+the labelled set), the members' losses are summed into one Adam step, an epoch is one pass over
+the labelled set, and a session stops early once the training accuracy exceeds
+`stop_accuracy` after at least two epochs (the reference's 0.97 rule).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,8 +24,8 @@ import torch
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
 from benchmark.methods.registry import register_method
 from benchmark.reward_model import (
-    FrameRewardEnsemble,
-    StateRewardEnsemble,
+    RewardEnsemble,
+    build_ensemble,
     ce_loss,
     class_weights,
     mae_loss,
@@ -33,22 +40,31 @@ from envs.spec import TaskSpec
 
 @dataclass
 class RatingConfig(MethodConfig):
-    #: rating levels; None = the task's default (paper: drawer-open 3, sweep-into 2, soccer 2)
+    """ERL-VLM's defaults (paper and reference scripts); every field is an ablation switch."""
+
+    #: rating levels, 2..5; None = the feedback's (the task's: drawer-open 3, sweep-into 2, soccer 2)
     levels: int | None = None
     loss: Literal["mae", "ce", "label_smoothing"] = "mae"
+    #: label-smoothing strength for loss="label_smoothing" (torch's convention: eps / levels
+    #: goes to every class)
+    label_smoothing: float = 0.1
     sampling: Literal["stratified", "uniform"] = "stratified"
     class_weights: bool = True
+    #: "complement" (reference code: 1 - class frequency) or "inverse" (1 / class frequency)
+    weight_scheme: Literal["complement", "inverse"] = "complement"
     #: states per rated segment; None = the task's (MetaWorld 1, ALFRED 0 = whole episode)
     segment_length: int | None = None
     ensemble: int = 3
     lr: float = 3e-4
-    #: RbRL's logit sharpness k
+    #: RbRL's logit sharpness k (the reference's softmax_temp)
     k: float = 30.0
-    batch_size: int = 128
-    #: set by the runner from the budget (paper: 10 epochs per session)
+    #: reward-training batch (the reference uses 512 for the CNN, 128 for the state MLP)
+    batch_size: int = 512
+    #: epochs per feedback session (paper: 10); the runner sets it from the budget
     reward_epochs: int = 10
-    label_smoothing: float = 0.1
-    #: "frames" (the paper) or "state" (an MLP on observations)
+    #: stop a session early once training accuracy exceeds this (after 2 epochs); None = never
+    stop_accuracy: float | None = 0.97
+    #: "frames" (the paper) or "state" (an MLP on observations, for runs without frames)
     inputs: Literal["frames", "state"] = "frames"
 
 
@@ -62,20 +78,22 @@ class ERLVLM(RewardMethod):
 
     def __init__(self, task: TaskSpec, config: RatingConfig, seed: int) -> None:
         super().__init__(task, config, seed)
+        _check_choice("loss", config.loss, ("mae", "ce", "label_smoothing"))
+        _check_choice("sampling", config.sampling, ("stratified", "uniform"))
+        _check_choice("weight_scheme", config.weight_scheme, ("complement", "inverse"))
+        _check_choice("inputs", config.inputs, ("frames", "state"))
         if config.levels is not None and not 2 <= config.levels <= 5:
             raise ValueError(f"levels must be between 2 and 5, got {config.levels}")
-        if config.loss not in ("mae", "ce", "label_smoothing"):
-            raise ValueError(f"loss must be mae, ce or label_smoothing, got {config.loss!r}")
-        if config.sampling not in ("stratified", "uniform"):
-            raise ValueError(f"sampling must be stratified or uniform, got {config.sampling!r}")
         self.levels = config.levels or task.levels
         self.segment_length = (
             task.segment_length if config.segment_length is None else config.segment_length
         )
         torch.manual_seed(seed)
-        self.model: torch.nn.Module | None = None
-        self.rng = np.random.default_rng(seed + 7)
-        self.segments: list[np.ndarray] = []  # copies of the inputs of each rated segment
+        self.rng = np.random.default_rng([seed, 7])
+        self.model: RewardEnsemble | None = None
+        self.opt: torch.optim.Optimizer | None = None
+        self.segments: list[np.ndarray] = []  # inputs of each rated segment [len, ...]
+        self.indices: list[np.ndarray] = []  # their buffer indices at the time of asking
         self.labels: list[int] = []
         self.sessions = 0
 
@@ -83,73 +101,99 @@ class ERLVLM(RewardMethod):
     def needs_frames(self) -> bool:  # type: ignore[override]
         return self.config.inputs == "frames"
 
-    def _inputs(self, buffer: BufferView, idx: np.ndarray) -> np.ndarray:
-        return buffer.frames(idx) if self.config.inputs == "frames" else buffer.observations(idx)
-
-    def _build(self, sample: np.ndarray) -> None:
-        if self.config.inputs == "frames":
-            self.model = FrameRewardEnsemble(self.config.ensemble, sample.shape[1])
-        else:
-            self.model = StateRewardEnsemble(sample.shape[-1], self.config.ensemble)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-
     @property
     def is_ready(self) -> bool:
         return self.model is not None and self.sessions > 0
 
     def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
         if self.model is None:
-            return np.zeros(len(frames), np.float32)
+            raise RuntimeError(f"{self.name} has no reward model before its first session")
         return predict(self.model, frames if self.config.inputs == "frames" else observations)
 
     # --- one feedback session -----------------------------------------------------------------
     def query_and_update(
         self, buffer: BufferView, feedback: Feedback, num_queries: int
     ) -> dict[str, float]:
-        segs = buffer.segments(self.segment_length, num_queries, self.rng)
-        ratings = feedback.rate(segs)
-        for seg, rating in zip(segs, ratings, strict=True):
-            self.segments.append(self._inputs(buffer, seg).copy())
-            self.labels.append(int(rating.level))
+        """Rate `num_queries` segments, add them to the labelled set, retrain on all of it.
+
+        Returns loss (mean per member over the last epoch), reward_acc (training accuracy of the
+        last epoch), epochs, labels (labelled set size), asked, class_<i> counts.
+        """
+        if self.config.levels is None and self.sessions == 0:
+            self.levels = int(feedback.levels)
+        segments = buffer.segments(self.segment_length, num_queries, self.rng)
+        ratings = feedback.rate(segments)
+        for seg, rating in zip(segments, ratings, strict=True):
+            level = int(rating.level)
+            if not 0 <= level < self.levels:
+                raise ValueError(f"rating {level} outside 0..{self.levels - 1}")
+            inputs = buffer.frames(seg) if self.needs_frames else buffer.observations(seg)
+            self.segments.append(np.array(inputs, copy=True))
+            self.indices.append(np.asarray(seg).copy())
+            self.labels.append(level)
+        if not self.labels:
+            return {"loss": float("nan"), "labels": 0.0, "asked": float(len(ratings))}
         if self.model is None:
-            self._build(self.segments[0])
+            self._build()
         self.sessions += 1
-        loss = self.train(self.config.reward_epochs)
+        loss, acc, epochs = self.train(self.config.reward_epochs)
         counts = np.bincount(self.labels, minlength=self.levels)
         return {
             "loss": loss,
+            "reward_acc": acc,
+            "epochs": float(epochs),
             "labels": float(len(self.labels)),
+            "asked": float(len(ratings)),
             **{f"class_{i}": float(c) for i, c in enumerate(counts)},
         }
 
-    def train(self, epochs: int) -> float:
-        cfg = self.config
-        labels = np.asarray(self.labels)
-        weights = class_weights(labels, self.levels) if cfg.class_weights else None
-        last = float("nan")
-        for _ in range(epochs):
-            batches = (
-                stratified_batches(labels, cfg.batch_size, self.rng)
-                if cfg.sampling == "stratified"
-                else uniform_batches(len(labels), cfg.batch_size, self.rng)
-            )
-            losses = []
-            for b in batches:
-                if len(b) < 2:
-                    continue  # min-max normalisation needs two returns
-                y = torch.from_numpy(labels[b])
-                w = torch.from_numpy(weights[labels[b]]).float() if weights is not None else None
-                returns = segment_returns(self.model, [self.segments[i] for i in b])  # [B, members]
-                loss = sum(self._loss(returns[:, m], y, w) for m in range(returns.shape[1]))
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
-                losses.append(loss.item() / returns.shape[1])
-            last = float(np.mean(losses)) if losses else last
-        return last
+    def _build(self) -> None:
+        self.model = build_ensemble(self.segments[0][0], self.config.inputs, self.config.ensemble)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
 
-    def _loss(self, returns: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-        logits = rbrl_logits(returns, y, self.levels, self.config.k)
+    def _epoch_batches(self, labels: np.ndarray) -> list[np.ndarray]:
+        if self.config.sampling == "stratified":
+            return stratified_batches(labels, self.config.batch_size, self.rng)
+        return uniform_batches(len(labels), self.config.batch_size, self.rng)
+
+    def train(self, epochs: int) -> tuple[float, float, int]:
+        """Up to `epochs` passes over the labelled set; returns (loss, accuracy, epochs run)."""
+        cfg, model, opt = self.config, self.model, self.opt
+        labels = np.asarray(self.labels)
+        weights = (
+            class_weights(labels, self.levels, cfg.weight_scheme) if cfg.class_weights else None
+        )
+        loss_value, acc, epoch = float("nan"), float("nan"), 0
+        for epoch in range(1, epochs + 1):
+            # every member shuffles the labelled set its own way (ensemble diversity)
+            member_batches = [self._epoch_batches(labels) for _ in range(model.n_members)]
+            losses, correct, seen = [], 0, 0
+            for step in range(len(member_batches[0])):
+                loss = torch.zeros(())
+                for m, batches in enumerate(member_batches):
+                    b = batches[step]
+                    if len(b) < 2:
+                        continue  # min-max normalisation needs two returns
+                    y = torch.from_numpy(labels[b])
+                    w = None if weights is None else torch.from_numpy(weights[labels[b]]).float()
+                    returns = segment_returns(model, m, [self.segments[i] for i in b])
+                    logits = rbrl_logits(returns, y, self.levels, cfg.k)
+                    loss = loss + self._loss(logits, y, w)
+                    correct += int((logits.argmax(-1) == y).sum())
+                    seen += len(b)
+                if not loss.requires_grad:
+                    continue
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item() / model.n_members)
+            if losses:
+                loss_value, acc = float(np.mean(losses)), correct / seen
+            if cfg.stop_accuracy is not None and epoch >= 2 and acc > cfg.stop_accuracy:
+                break
+        return loss_value, acc, epoch
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
         if self.config.loss == "mae":
             return mae_loss(logits, y, w)
         smoothing = self.config.label_smoothing if self.config.loss == "label_smoothing" else 0.0
@@ -158,26 +202,32 @@ class ERLVLM(RewardMethod):
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": None if self.model is None else self.model.state_dict(),
-            "opt": None if self.model is None else self.opt.state_dict(),
-            "segments": self.segments,
-            "labels": self.labels,
+            "model": None if self.model is None else copy.deepcopy(self.model.state_dict()),
+            "opt": None if self.opt is None else copy.deepcopy(self.opt.state_dict()),
+            "segments": list(self.segments),
+            "indices": list(self.indices),
+            "labels": list(self.labels),
+            "levels": self.levels,
             "sessions": self.sessions,
-            "rng": self.rng.bit_generator.state,
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.segments, self.labels = list(state["segments"]), list(state["labels"])
-        self.sessions = state["sessions"]
+        self.indices = list(state.get("indices", []))
+        self.levels = int(state.get("levels", self.levels))
+        self.sessions = int(state["sessions"])
         self.rng.bit_generator.state = state["rng"]
         if state["model"] is not None:
-            self._build(self.segments[0])
+            self._build()
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["opt"])
 
 
 @dataclass
 class RbRLConfig(RatingConfig):
+    """Vanilla RbRL: cross-entropy, uniform batches, no class weights."""
+
     loss: Literal["mae", "ce", "label_smoothing"] = "ce"
     sampling: Literal["stratified", "uniform"] = "uniform"
     class_weights: bool = False
@@ -189,3 +239,8 @@ class RbRL(ERLVLM):
 
     name = "rbrl"
     Config = RbRLConfig
+
+
+def _check_choice(option: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")
