@@ -188,6 +188,21 @@ def test_rating_methods_learn_to_rank_states_by_progress(name):
     assert rank_corr(r, buffer.progress) > 0.8
 
 
+def test_rewards_are_rescaled_so_labelled_states_span_0_to_1():
+    buffer = FakeBuffer()
+    scaled = make_method("erl-vlm", reward_epochs=2)
+    raw = make_method("erl-vlm", reward_epochs=2, reward_scale="raw")
+    for method in (scaled, raw):
+        method.query_and_update(buffer, FakeFeedback(buffer), 40)
+    labelled = np.concatenate(scaled.segments)
+    r = scaled.reward(labelled, None)
+    assert r.min() == pytest.approx(0.0, abs=1e-6) and r.max() == pytest.approx(1.0, abs=1e-6)
+    # same seed, same data: the raw reward is the same function before the affine map
+    r_raw = raw.reward(labelled, None)
+    np.testing.assert_allclose(r, (r_raw - r_raw.min()) / np.ptp(r_raw), atol=1e-4)
+    assert np.ptp(r_raw) < 0.05  # why the rescaling exists: RbRL never sets the scale
+
+
 def test_labelled_set_keeps_copies_of_the_frames():
     buffer = FakeBuffer()
     method = make_method("erl-vlm", reward_epochs=1)

@@ -62,7 +62,6 @@ class RLVLMF(RewardMethod):
         self.segment_length = (
             task.segment_length if config.segment_length is None else config.segment_length
         )
-        torch.manual_seed(seed)
         self.rng = np.random.default_rng([seed, 11])
         self.model: RewardEnsemble | None = None
         self.opt: torch.optim.Optimizer | None = None
@@ -113,7 +112,12 @@ class RLVLMF(RewardMethod):
         return {"loss": loss, "reward_acc": acc, "epochs": float(epochs), **stats}
 
     def _build(self) -> None:
-        self.model = build_ensemble(self.pairs[0][0][0], self.config.inputs, self.config.ensemble)
+        # initialised from the run's seed alone, without touching the global torch RNG
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.model = build_ensemble(
+                self.pairs[0][0][0], self.config.inputs, self.config.ensemble
+            )
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
 
     def train(self, epochs: int) -> tuple[float, float, int]:

@@ -10,6 +10,14 @@ Training follows ERL-VLM's reference code: each member draws its own batches (it
 the labelled set), the members' losses are summed into one Adam step, an epoch is one pass over
 the labelled set, and a session stops early once the training accuracy exceeds
 `stop_accuracy` after at least two epochs (the reference's 0.97 rule).
+
+Reward scale (a deviation, on by default): the RbRL loss only sees min-max normalised returns,
+so it never sets the reward's scale, which stays whatever the initialisation and Adam's drift
+make it. With the reference's head init (+-1e-3) the spread of relabelled rewards measured
+~0.001 at 64 px (~0.04 at the paper's 224 px, whose head has 64x more inputs) on a synthetic
+problem the model ranks perfectly: too small for SAC next to its entropy bonus. So after each
+session the ensemble-mean reward is rescaled so the labelled states span [0, 1], the scale on
+which RbRL places its class bins. `reward_scale="raw"` restores the reference's raw output.
 """
 
 from __future__ import annotations
@@ -66,6 +74,9 @@ class RatingConfig(MethodConfig):
     stop_accuracy: float | None = 0.97
     #: "frames" (the paper) or "state" (an MLP on observations, for runs without frames)
     inputs: Literal["frames", "state"] = "frames"
+    #: "minmax": rewards rescaled so the labelled states span [0, 1] (refitted every session);
+    #: "raw": the ensemble's tanh output, as in the reference code (see the module docstring)
+    reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
 @register_method
@@ -82,13 +93,13 @@ class ERLVLM(RewardMethod):
         _check_choice("sampling", config.sampling, ("stratified", "uniform"))
         _check_choice("weight_scheme", config.weight_scheme, ("complement", "inverse"))
         _check_choice("inputs", config.inputs, ("frames", "state"))
+        _check_choice("reward_scale", config.reward_scale, ("minmax", "raw"))
         if config.levels is not None and not 2 <= config.levels <= 5:
             raise ValueError(f"levels must be between 2 and 5, got {config.levels}")
         self.levels = config.levels or task.levels
         self.segment_length = (
             task.segment_length if config.segment_length is None else config.segment_length
         )
-        torch.manual_seed(seed)
         self.rng = np.random.default_rng([seed, 7])
         self.model: RewardEnsemble | None = None
         self.opt: torch.optim.Optimizer | None = None
@@ -96,6 +107,7 @@ class ERLVLM(RewardMethod):
         self.indices: list[np.ndarray] = []  # their buffer indices at the time of asking
         self.labels: list[int] = []
         self.sessions = 0
+        self.scale = (0.0, 1.0)  # (lo, hi - lo) of the labelled states' rewards
 
     @property
     def needs_frames(self) -> bool:  # type: ignore[override]
@@ -108,7 +120,22 @@ class ERLVLM(RewardMethod):
     def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise RuntimeError(f"{self.name} has no reward model before its first session")
-        return predict(self.model, frames if self.config.inputs == "frames" else observations)
+        r = predict(self.model, frames if self.config.inputs == "frames" else observations)
+        if self.config.reward_scale == "raw":
+            return r
+        lo, span = self.scale
+        return (r - lo) / span
+
+    def _fit_scale(self) -> None:
+        """Min and spread of the ensemble-mean per-step reward over every labelled state."""
+        per_step = np.concatenate(
+            [
+                predict(self.model, np.concatenate(self.segments[i : i + 256]))
+                for i in range(0, len(self.segments), 256)
+            ]
+        )
+        lo, hi = float(per_step.min()), float(per_step.max())
+        self.scale = (lo, max(hi - lo, 1e-8))
 
     # --- one feedback session -----------------------------------------------------------------
     def query_and_update(
@@ -137,6 +164,7 @@ class ERLVLM(RewardMethod):
             self._build()
         self.sessions += 1
         loss, acc, epochs = self.train(self.config.reward_epochs)
+        self._fit_scale()
         counts = np.bincount(self.labels, minlength=self.levels)
         return {
             "loss": loss,
@@ -148,7 +176,12 @@ class ERLVLM(RewardMethod):
         }
 
     def _build(self) -> None:
-        self.model = build_ensemble(self.segments[0][0], self.config.inputs, self.config.ensemble)
+        # initialised from the run's seed alone, without touching the global torch RNG
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.model = build_ensemble(
+                self.segments[0][0], self.config.inputs, self.config.ensemble
+            )
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
 
     def _epoch_batches(self, labels: np.ndarray) -> list[np.ndarray]:
@@ -209,6 +242,7 @@ class ERLVLM(RewardMethod):
             "labels": list(self.labels),
             "levels": self.levels,
             "sessions": self.sessions,
+            "scale": self.scale,
             "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
@@ -217,6 +251,7 @@ class ERLVLM(RewardMethod):
         self.indices = list(state.get("indices", []))
         self.levels = int(state.get("levels", self.levels))
         self.sessions = int(state["sessions"])
+        self.scale = tuple(state.get("scale", (0.0, 1.0)))
         self.rng.bit_generator.state = state["rng"]
         if state["model"] is not None:
             self._build()
