@@ -132,7 +132,7 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, Any]:
         n = self.size
         arrays = {
-            k: getattr(self, k)[:n].copy()
+            k: getattr(self, k)[:n]  # views: torch.save writes them at once, no second copy
             for k in (
                 "obs",
                 "next_obs",
@@ -147,7 +147,7 @@ class ReplayBuffer:
             )
         }
         if self.frames_ is not None:
-            arrays["frames_"] = self.frames_[:n].copy()
+            arrays["frames_"] = self.frames_[:n]
         return {"arrays": arrays, "ptr": self.ptr, "full": self.full, "labelled": self.labelled}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
