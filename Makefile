@@ -70,8 +70,11 @@ lock:
 IMAGE ?= metaworld
 GPU ?=
 DOCKER_TAG = vlm-feedback-bench/$(1):latest
-# the image a task needs: ALFRED on THOR -> alfred, real/... -> robot, else MetaWorld (GPU=1: gpu)
-BENCH_IMAGE = $(if $(findstring thor,$(BACKEND)),alfred,$(if $(findstring real/,$(TASK)),robot,$(if $(GPU),metaworld-gpu,metaworld)))
+# extra `docker run` flags, e.g. DOCKER_RUN_ARGS="--user $(id -u):$(id -g)" (the images run as uid 1000)
+DOCKER_RUN_ARGS ?=
+# the image `make bench` needs: ALFRED on THOR -> alfred, else metaworld (GPU=1: metaworld-gpu),
+# which also runs the ALFRED twin and real/... tasks (the client; `robot` is the server's image)
+BENCH_IMAGE = $(if $(findstring thor,$(BACKEND)),alfred,$(if $(GPU),metaworld-gpu,metaworld))
 
 docker-build:
 	docker build -f docker/$(IMAGE)/Dockerfile -t $(call DOCKER_TAG,$(IMAGE)) .
@@ -80,9 +83,11 @@ docker-bench:
 	$(MAKE) docker-build IMAGE=$(BENCH_IMAGE)
 	mkdir -p $(OUT) .cache
 	docker run --rm $(if $(GPU),--gpus all -e MUJOCO_GL=egl) -e GEMINI_API_KEYS -e GEMINI_API_KEY -e OPENAI_API_KEY \
-		-v "$(CURDIR)/$(OUT):/home/bench/suite/results" -v "$(CURDIR)/.cache:/home/bench/suite/.cache" \
+		$(DOCKER_RUN_ARGS) \
+		-v "$(abspath $(OUT)):/home/bench/suite/results" -v "$(CURDIR)/.cache:/home/bench/suite/.cache" \
 		$(call DOCKER_TAG,$(BENCH_IMAGE)) bench TASK="$(TASK)" METHODS="$(METHODS)" SEEDS="$(SEEDS)" \
-		BUDGET="$(BUDGET)" ORACLE="$(ORACLE)" CACHE="$(CACHE)" $(if $(BACKEND),BACKEND=$(BACKEND))
+		BUDGET="$(BUDGET)" ORACLE="$(ORACLE)" CACHE="$(CACHE)" EXECUTOR="$(EXECUTOR)" \
+		$(if $(JOBS),JOBS=$(JOBS)) $(if $(BACKEND),BACKEND=$(BACKEND))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
