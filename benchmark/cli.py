@@ -77,6 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         oracle_options=_kv(args.oracle_opt),
         budget_overrides=_kv(args.budget_opt),
         backend=args.backend,
+        log_sinks=_split(args.log),
     )
     configs = plan(tasks, methods, _seeds(args.seeds), base)
     t0 = time.perf_counter()
@@ -167,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     sw.add_argument("--jobs", type=int, default=None, help="parallel runs (default: cores)")
     sw.add_argument("--backend", default=None, help="task backend, e.g. thor for ALFRED")
+    sw.add_argument(
+        "--log",
+        default="tensorboard",
+        help="metric mirrors besides metrics.csv: tensorboard, wandb (comma-separated)",
+    )
     sw.add_argument("--method-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--oracle-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--budget-opt", action="append", default=[], metavar="K=V")

@@ -26,6 +26,7 @@ from benchmark.budgets import Budget, get_budget
 from benchmark.buffer import ReplayBuffer
 from benchmark.exploration import StateEntropyReward
 from benchmark.feedback import RunnerFeedback
+from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
 from benchmark.results import RunPaths, stack_versions, write_json
@@ -70,6 +71,8 @@ class RunConfig:
     sac: dict[str, Any] = field(default_factory=dict)
     threads: int = 1
     backend: str | None = None
+    #: metric mirrors besides metrics.csv: "tensorboard" (default), "wandb" (opt-in)
+    log_sinks: list[str] = field(default_factory=lambda: ["tensorboard"])
 
     def run_dir(self) -> Path:
         return RunPaths.for_run(self.out_dir, self.task, self.method, self.seed).root
@@ -185,6 +188,12 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         },
     }
     write_json(paths.config, resolved)
+    sinks = MetricSinks(paths.root, cfg.log_sinks, resolved, f"{cfg.task} {cfg.method} s{cfg.seed}")
+
+    def emit(row: dict[str, Any]) -> None:
+        paths.append_metrics(row, METRIC_FIELDS)  # the record; sinks only mirror it
+        sinks.log(row)
+
     write_json(paths.versions, stack_versions())
 
     phases: dict[str, float] = defaultdict(float)
@@ -274,7 +283,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         if step >= state["next_eval"]:
             with _timed(phases, "eval"):
                 sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
-            paths.append_metrics(metrics_row(sr, ret), METRIC_FIELDS)
+            emit(metrics_row(sr, ret))
             state["metric_rows"] += 1
             state["next_eval"] += budget.eval_every
             checkpoint_due = True
@@ -349,7 +358,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
 
     with _timed(phases, "eval"):
         sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
-    paths.append_metrics(metrics_row(sr, ret), METRIC_FIELDS)
+    emit(metrics_row(sr, ret))
     stats = oracle.stats()
     total = time.perf_counter() - t_start
     write_json(paths.cache_stats, {"oracle": getattr(oracle, "name", cfg.oracle), **stats})
@@ -363,4 +372,5 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     )
     write_json(paths.done, {"final_success_rate": sr, "steps": state["step"], "wall_s": total})
     paths.checkpoint.unlink(missing_ok=True)
+    sinks.close()
     return paths.root
