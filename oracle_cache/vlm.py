@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,7 @@ def parse_choice(raw: str | None, options: Sequence[str]) -> int | None:
     return None
 
 
-class VLMProvider:
+class VLMProvider(ABC):
     """Base of the Gemini and OpenAI-compatible providers (not usable on its own)."""
 
     provider = "vlm"
@@ -158,13 +159,15 @@ class VLMProvider:
         )
 
     # --- the wire (subclasses) ----------------------------------------------------------------
+    @abstractmethod
     def _make_client(self, api_key: str) -> Any:
-        raise NotImplementedError
+        """The SDK client for one API key (created lazily, on the first real call)."""
 
+    @abstractmethod
     def _generate(
         self, client: Any, model: str, parts: list[Part], enum: Sequence[str] | None
     ) -> Reply:
-        raise NotImplementedError
+        """One request on the wire; raise TransientError for what a retry may fix."""
 
     def _client(self) -> Any:
         index, key = self.keys.next()
