@@ -74,9 +74,11 @@ def default_controller(
             "Unity download; or use the embedded twin (task names alfred/..., the default)"
         ) from err
     display = x_display or os.environ.get("DISPLAY", ":0").lstrip(":")
-    return Controller(
-        quality="MediumCloseFitShadows", x_display=display, width=width, height=height
-    )
+    # ai2thor 2.1.0: the constructor takes only quality/fullscreen/headless; the display and the
+    # player's size go to start(), as ALFRED's own env does it
+    controller = Controller(quality="MediumCloseFitShadows")
+    controller.start(x_display=display, player_screen_width=width, player_screen_height=height)
+    return controller
 
 
 def restore_calls(task: AlfredTrajTask) -> list[dict[str, Any]]:
