@@ -22,7 +22,6 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from benchmark.feedback import RunnerFeedback
 from benchmark.methods.base import RewardMethod
 from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
 from benchmark.results import RunPaths, stack_versions, write_json
-from benchmark.runner import METRIC_FIELDS, RunConfig, build_method
+from benchmark.runner import METRIC_FIELDS, RunConfig, _timed, build_method
 from envs import get_task
 from envs.spec import TaskSpec
 
@@ -45,15 +44,6 @@ log = logging.getLogger(__name__)
 #: twin episodes cost milliseconds, and 3 evaluation episodes (the smoke budget) would measure
 #: success in steps of 33 %: offline evaluations use at least this many fresh scenes
 EVAL_EPISODES_MIN = 20
-
-
-@contextmanager
-def _timed(phases: dict[str, float], name: str):
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        phases[name] += time.perf_counter() - t0
 
 
 def resolve_task(name: str, backend: str | None) -> TaskSpec:
