@@ -246,3 +246,19 @@ def predict(model: RewardEnsemble, inputs: np.ndarray, chunk: int = 256) -> np.n
         for i in range(0, len(inputs), chunk)
     ]
     return torch.cat(out).numpy().astype(np.float32) if out else np.zeros(0, np.float32)
+
+
+def minmax_scale(model: RewardEnsemble, segments: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(lo, hi - lo) of the mean ensemble reward over every state of the given segments.
+
+    Learned rewards are mapped through (r - lo) / (hi - lo) so the labelled states span [0, 1]:
+    neither RbRL's normalised loss nor Bradley-Terry early in training sets a usable scale.
+    """
+    per_step = np.concatenate(
+        [
+            predict(model, np.concatenate(segments[i : i + 256]))
+            for i in range(0, len(segments), 256)
+        ]
+    )
+    lo, hi = float(per_step.min()), float(per_step.max())
+    return lo, max(hi - lo, 1e-8)

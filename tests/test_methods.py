@@ -282,3 +282,6 @@ def test_rl_vlm_f_drops_no_preference_and_learns_the_order():
     assert stats["labels"] + stats["dropped"] == 180 == len(method.labels) + stats["dropped"]
     r = method.reward(buffer.frames(np.arange(buffer.size)), None)
     assert rank_corr(r, buffer.progress) > 0.8
+    labelled = np.concatenate([seg for pair in method.pairs for seg in pair])
+    r = method.reward(labelled, None)  # rescaled like ERL-VLM's: labelled states span [0, 1]
+    assert r.min() == pytest.approx(0.0, abs=1e-6) and r.max() == pytest.approx(1.0, abs=1e-6)

@@ -6,6 +6,12 @@ P(b preferred over a) = softmax([R_a, R_b])[1], where R is a segment's predicted
 Training follows RL-VLM-F's reference code: each member shuffles the pairs its own way, the
 members' cross-entropies are summed into one Adam step, batch 64 for the CNN, and a session stops
 early once the training accuracy exceeds 0.97.
+
+Reward scale: as for ERL-VLM (see benchmark/methods/rating.py), the relabelling reward is
+rescaled so the labelled states span [0, 1]. At 64 px the head has 64x fewer inputs than at the
+paper's 224 px, so under Adam the Bradley-Terry fit grows the reward's scale far more slowly
+(training loss still ~0.68 = ln 2 after three smoke sessions); the rescaling keeps the two
+methods on the same footing. `reward_scale="raw"` restores the reference's output.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from benchmark.reward_model import (
     RewardEnsemble,
     bradley_terry_loss,
     build_ensemble,
+    minmax_scale,
     predict,
     segment_returns,
     uniform_batches,
@@ -45,6 +52,9 @@ class PreferenceConfig(MethodConfig):
     #: stop a session early once training accuracy exceeds this; None = never
     stop_accuracy: float | None = 0.97
     inputs: Literal["frames", "state"] = "frames"
+    #: "minmax": rewards rescaled so the labelled states span [0, 1] (refitted every session),
+    #: as for ERL-VLM, so both see the same reward scale; "raw": the reference's tanh output
+    reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
 @register_method
@@ -59,6 +69,8 @@ class RLVLMF(RewardMethod):
         super().__init__(task, config, seed)
         if config.inputs not in ("frames", "state"):
             raise ValueError(f"inputs must be frames or state; got {config.inputs!r}")
+        if config.reward_scale not in ("minmax", "raw"):
+            raise ValueError(f"reward_scale must be minmax or raw; got {config.reward_scale!r}")
         self.segment_length = (
             task.segment_length if config.segment_length is None else config.segment_length
         )
@@ -68,6 +80,7 @@ class RLVLMF(RewardMethod):
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # copies of both segments' inputs
         self.labels: list[int] = []
         self.asked = 0
+        self.scale = (0.0, 1.0)  # (lo, hi - lo) of the labelled states' rewards
 
     @property
     def needs_frames(self) -> bool:  # type: ignore[override]
@@ -80,7 +93,11 @@ class RLVLMF(RewardMethod):
     def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise RuntimeError(f"{self.name} has no reward model before its first session")
-        return predict(self.model, frames if self.config.inputs == "frames" else observations)
+        r = predict(self.model, frames if self.config.inputs == "frames" else observations)
+        if self.config.reward_scale == "raw":
+            return r
+        lo, span = self.scale
+        return (r - lo) / span
 
     def _inputs(self, buffer: BufferView, idx: np.ndarray) -> np.ndarray:
         data = buffer.frames(idx) if self.needs_frames else buffer.observations(idx)
@@ -109,6 +126,7 @@ class RLVLMF(RewardMethod):
         if self.model is None:
             self._build()
         loss, acc, epochs = self.train(self.config.reward_epochs)
+        self.scale = minmax_scale(self.model, [seg for pair in self.pairs for seg in pair])
         return {"loss": loss, "reward_acc": acc, "epochs": float(epochs), **stats}
 
     def _build(self) -> None:
@@ -158,12 +176,14 @@ class RLVLMF(RewardMethod):
             "pairs": list(self.pairs),
             "labels": list(self.labels),
             "asked": self.asked,
+            "scale": self.scale,
             "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pairs, self.labels = list(state["pairs"]), list(state["labels"])
         self.asked = int(state["asked"])
+        self.scale = tuple(state.get("scale", (0.0, 1.0)))
         self.rng.bit_generator.state = state["rng"]
         if state["model"] is not None:
             self._build()

@@ -37,6 +37,7 @@ from benchmark.reward_model import (
     ce_loss,
     class_weights,
     mae_loss,
+    minmax_scale,
     predict,
     rbrl_logits,
     segment_returns,
@@ -126,17 +127,6 @@ class ERLVLM(RewardMethod):
         lo, span = self.scale
         return (r - lo) / span
 
-    def _fit_scale(self) -> None:
-        """Min and spread of the ensemble-mean per-step reward over every labelled state."""
-        per_step = np.concatenate(
-            [
-                predict(self.model, np.concatenate(self.segments[i : i + 256]))
-                for i in range(0, len(self.segments), 256)
-            ]
-        )
-        lo, hi = float(per_step.min()), float(per_step.max())
-        self.scale = (lo, max(hi - lo, 1e-8))
-
     # --- one feedback session -----------------------------------------------------------------
     def query_and_update(
         self, buffer: BufferView, feedback: Feedback, num_queries: int
@@ -164,7 +154,7 @@ class ERLVLM(RewardMethod):
             self._build()
         self.sessions += 1
         loss, acc, epochs = self.train(self.config.reward_epochs)
-        self._fit_scale()
+        self.scale = minmax_scale(self.model, self.segments)
         counts = np.bincount(self.labels, minlength=self.levels)
         return {
             "loss": loss,
