@@ -1,0 +1,266 @@
+"""The benchmark's side of the robot link: a request client and a gymnasium Env on top of it.
+
+`RobotClient` follows ZeroMQ's "lazy pirate" pattern: every call has a deadline; on a timeout the
+socket is thrown away and the same request (same `seq`) is sent on a fresh one, and the server
+answers a repeated `seq` from its cache, so a lost reply never applies an action twice.
+
+`RobotEnv` is what runs and methods see: proprioception as the observation, the camera frame
+for the reward model and the oracle (re-served from a `FrameStore` for queried states), and
+`info["success"]` from a `SuccessSource`. `gt_reward` and `progress` exist only when a simulated
+robot reports them; on a real robot they are 0.0 and the scripted teacher cannot be used.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import zmq
+from PIL import Image
+
+from envs.real_robot.adapter import Capabilities
+from envs.real_robot.frame_store import FrameStore
+from envs.real_robot.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    RobotError,
+    VersionMismatch,
+    decode,
+    encode,
+)
+from envs.real_robot.success import SimulatorSuccess, SuccessSource
+
+log = logging.getLogger("envs.real_robot.client")
+
+
+class RobotTimeout(TimeoutError):
+    """The server did not answer within the deadline, after every retry."""
+
+
+class RobotClient:
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 5.0,
+        retries: int = 2,
+        version: int = PROTOCOL_VERSION,
+    ) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.version = version
+        self.session = uuid.uuid4().hex
+        self.seq = 0
+        self.reconnects = 0
+        self.ctx = zmq.Context.instance()
+        self.sock: zmq.Socket | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        if self.sock is not None:
+            self.sock.close(0)
+        self.sock = self.ctx.socket(zmq.REQ)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.address)
+
+    def request(
+        self, op: str, timeout_s: float | None = None, **fields: Any
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Send `op` and return the reply; raise RobotError/VersionMismatch/RobotTimeout."""
+        self.seq += 1
+        parts = encode(
+            {"v": self.version, "op": op, "session": self.session, "seq": self.seq, **fields}
+        )
+        deadline = timeout_s if timeout_s is not None else self.timeout_s
+        for attempt in range(self.retries + 1):
+            assert self.sock is not None
+            self.sock.send_multipart(parts, copy=False)
+            if self.sock.poll(int(deadline * 1000)):
+                header, frames = decode(self.sock.recv_multipart())
+                if not header.get("ok", False):
+                    code, reason = str(header.get("error")), str(header.get("reason", ""))
+                    if code == "version_mismatch":
+                        raise VersionMismatch(code, reason)
+                    raise RobotError(code, reason)
+                if header.get("v") != self.version:
+                    raise ProtocolError(
+                        f"server answered in protocol version {header.get('v')!r}, "
+                        f"this client speaks {self.version}"
+                    )
+                return header, frames
+            log.warning(
+                "no reply to '%s' from %s within %.1f s (try %d of %d); reconnecting",
+                op,
+                self.address,
+                deadline,
+                attempt + 1,
+                self.retries + 1,
+            )
+            self.reconnects += 1
+            self._connect()
+        raise RobotTimeout(
+            f"robot server at {self.address} did not answer '{op}' in {self.retries + 1} tries of "
+            f"{deadline:.1f} s. Is it running (python -m envs.real_robot.server --host ... "
+            "--port ...) and reachable from here?"
+        )
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(0)
+            self.sock = None
+
+
+def send_estop(address: str, reason: str = "operator", timeout_s: float = 1.0) -> bool:
+    """Fire the server's e-stop channel (tcp://host:estop_port); True once acknowledged."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(address)
+        sock.send_multipart(encode({"v": PROTOCOL_VERSION, "op": "estop", "reason": reason}))
+        return bool(sock.poll(int(timeout_s * 1000)))
+    finally:
+        sock.close(0)
+
+
+def resize(frame: np.ndarray, size: int) -> np.ndarray:
+    """Square resize with area averaging when shrinking (no torchvision here)."""
+    if frame.shape[0] == size and frame.shape[1] == size:
+        return frame
+    img = Image.fromarray(frame)
+    method = Image.Resampling.BOX if size < frame.shape[0] else Image.Resampling.BILINEAR
+    return np.asarray(img.resize((size, size), method))
+
+
+class RobotEnv(gym.Env):
+    """A robot behind a server, as the suite's gymnasium Env (also a `FrameEnv`)."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        address: str,
+        success: SuccessSource | None = None,
+        camera: str | None = None,
+        max_episode_steps: int = 500,
+        timeout_s: float = 5.0,
+        reset_timeout_s: float = 120.0,
+        retries: int = 2,
+        frame_root: str | None = None,
+        process: subprocess.Popen | None = None,
+    ) -> None:
+        self.client = RobotClient(address, timeout_s, retries)
+        self.process = process
+        hello, _ = self.client.request("hello")
+        self.caps = Capabilities.from_wire(hello["capabilities"])
+        self.safety = hello["safety"]
+        self.estop_address = address.rsplit(":", 1)[0] + f":{hello['estop_port']}"
+        names = [c.name for c in self.caps.cameras]
+        self.camera = camera or names[0]
+        if self.camera not in names:
+            raise ValueError(f"robot has cameras {names}; no camera named '{self.camera}'")
+        self._cam = names.index(self.camera)
+        self.success = success if success is not None else SimulatorSuccess()
+        if isinstance(self.success, SimulatorSuccess) and not self.caps.privileged:
+            raise ValueError(
+                f"{self.caps.name} is not a simulator, so it has no success flag: pass "
+                "success='human', 'keyboard' or 'detector:package.module:function'"
+            )
+        self.max_episode_steps = max_episode_steps
+        self.reset_timeout_s = reset_timeout_s
+        self.observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (self.caps.proprio_dim,), np.float32
+        )
+        self.action_space = gym.spaces.Box(
+            np.asarray(self.caps.action_low, np.float32),
+            np.asarray(self.caps.action_high, np.float32),
+        )
+        self.frames = FrameStore(frame_root)
+        self._frame = np.zeros((1, 1, 3), np.uint8)
+        self._resized: dict[int, np.ndarray] = {}
+        self._steps = 0
+        self._succeeded = False
+        self.last_latency_s = 0.0
+
+    def _take(self, header: dict[str, Any], frames: list[np.ndarray]) -> np.ndarray:
+        self._frame = frames[self._cam]
+        self._resized = {}
+        self._proprio = np.asarray(header["proprio"], np.float32)
+        self._privileged = header.get("privileged")
+        return self._proprio
+
+    # --- gymnasium ------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        header, frames = self.client.request("reset", timeout_s=self.reset_timeout_s, seed=seed)
+        self._steps = 0
+        self._succeeded = False
+        self.success.reset()
+        return self._take(header, frames), {}
+
+    def step(self, action: np.ndarray):
+        t0 = time.perf_counter()
+        header, frames = self.client.request(
+            "step", action=np.asarray(action, np.float64).ravel().tolist()
+        )
+        self.last_latency_s = time.perf_counter() - t0
+        obs = self._take(header, frames)
+        self._steps += 1
+        priv = self._privileged
+        self._succeeded = self._succeeded or self.success(self._frame, obs, priv)
+        info = {
+            "success": self._succeeded,
+            "gt_reward": float(priv["gt_reward"]) if priv else 0.0,
+            "progress": float(priv["progress"]) if priv else 0.0,
+            "clipped": list(header.get("clipped", [])),
+            "latency_s": self.last_latency_s,
+        }
+        truncated = self._steps >= self.max_episode_steps
+        return obs, float(info["gt_reward"]), False, truncated, info
+
+    # --- FrameEnv -------------------------------------------------------------------------------
+    def render_frame(self, size: int | None = None) -> np.ndarray:
+        size = size or self._frame.shape[0]
+        if size not in self._resized:
+            self._resized[size] = resize(self._frame, size)
+        return self._resized[size]
+
+    def render(self) -> np.ndarray:
+        return self._frame
+
+    def snapshot(self) -> np.ndarray:
+        return self.frames.put(self._frame)
+
+    def render_snapshot(self, snapshot: np.ndarray, size: int) -> np.ndarray:
+        return resize(self.frames.get(snapshot), size)
+
+    # --- safety and cleanup -----------------------------------------------------------------------
+    def emergency_stop(self, reason: str = "client request") -> bool:
+        return send_estop(self.estop_address, reason)
+
+    def status(self) -> dict[str, Any]:
+        return self.client.request("status")[0]
+
+    def close(self) -> None:
+        try:
+            if self.client.sock is not None:
+                self.client.retries = 0
+                self.client.request("stop", timeout_s=1.0)
+        except (RobotError, RobotTimeout, ProtocolError) as err:
+            log.warning("could not send stop on close: %s", err)
+        finally:
+            self.client.close()
+            self.frames.close()
+            self.success.close()
+            if self.process is not None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                self.process = None

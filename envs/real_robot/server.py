@@ -1,0 +1,410 @@
+"""The robot server: runs next to the robot, speaks the protocol, enforces safety.
+
+    python -m envs.real_robot.server --host 0.0.0.0 --port 5555 --adapter my_lab.arm:MyArm \
+        --safety my_arm_safety.json --log robot-server.log
+
+One thread serves requests in order (a ROUTER socket, so a client that vanished mid-request
+cannot wedge it). Between requests it checks the watchdog: during an episode, no `reset` or
+`step` for `watchdog_s` seconds stops the robot and refuses further steps until the next reset.
+A second socket (`--estop-port`, default port + 1) is served by its own thread so an emergency
+stop is executed at once, even while the main thread is inside a slow `apply_action`; the e-stop
+latch then refuses every motion request until an operator releases it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, OrderedDict
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import zmq
+
+from envs.real_robot.adapter import RobotAdapter, check_camera_frames
+from envs.real_robot.protocol import (
+    OPS,
+    PROTOCOL_VERSION,
+    FrameMeta,
+    ProtocolError,
+    VersionMismatch,
+    check_version,
+    decode,
+    encode,
+)
+from envs.real_robot.safety import SafetyConfig, SafetyFilter, SafetyRefusal
+
+log = logging.getLogger("envs.real_robot.server")
+
+#: requests that feed the watchdog and are answered from the replay cache when resent
+MOTION_OPS = ("reset", "step", "stop")
+
+
+class RobotServer:
+    def __init__(
+        self,
+        adapter: RobotAdapter,
+        safety: SafetyConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 5555,
+        estop_port: int | None = None,
+        drop_replies: int = 0,
+    ) -> None:
+        self.adapter = adapter
+        self.caps = adapter.capabilities()
+        self.safety = safety or adapter.safety
+        if self.safety.action_dim != self.caps.action_dim:
+            raise ValueError(
+                f"safety config is for {self.safety.action_dim}-d actions, "
+                f"the adapter takes {self.caps.action_dim}"
+            )
+        self.filter = SafetyFilter(self.safety)
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.estop_sock = self.ctx.socket(zmq.REP)
+        self.estop_sock.setsockopt(zmq.LINGER, 0)
+        if port == 0:
+            self.port = self.sock.bind_to_random_port(f"tcp://{host}")
+        else:
+            self.sock.bind(f"tcp://{host}:{port}")
+            self.port = port
+        if estop_port is None and port != 0:
+            estop_port = port + 1
+        if not estop_port:
+            self.estop_port = self.estop_sock.bind_to_random_port(f"tcp://{host}")
+        else:
+            self.estop_sock.bind(f"tcp://{host}:{estop_port}")
+            self.estop_port = estop_port
+        self.host = host
+        self.estopped = threading.Event()
+        self.shutdown = threading.Event()
+        self.episode_active = False
+        self.halted = False
+        self.steps = 0
+        self.last_command = time.monotonic()
+        self.counts: Counter[str] = Counter()
+        #: session -> (seq, reply parts): a resent request gets the same answer, applied once
+        self._replies: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()
+        #: fault injection for tests: process but do not answer the first N motion requests
+        self._drop_replies = drop_replies
+        self._estop_thread = threading.Thread(target=self._serve_estop, daemon=True)
+
+    # --- safety state ---------------------------------------------------------------------------
+    def trigger_estop(self, reason: str) -> None:
+        """Latch the e-stop and cut motion; safe from any thread, wins over everything."""
+        first = not self.estopped.is_set()
+        self.estopped.set()
+        self.episode_active = False
+        try:
+            self.adapter.emergency_stop()
+        finally:
+            self.counts["estop"] += 1
+            if first:
+                log.error("EMERGENCY STOP: %s", reason)
+
+    def _check_watchdog(self) -> None:
+        if not self.episode_active or self.halted:
+            return
+        idle = time.monotonic() - self.last_command
+        if idle > self.safety.watchdog_s:
+            self.halted = True
+            self.episode_active = False
+            self.counts["watchdog"] += 1
+            log.warning(
+                "watchdog: no command for %.2f s (limit %.2f s); robot stopped, reset required",
+                idle,
+                self.safety.watchdog_s,
+            )
+            self.adapter.stop()
+
+    # --- replies --------------------------------------------------------------------------------
+    def _error(self, code: str, reason: str) -> list[Any]:
+        self.counts[f"error_{code}"] += 1
+        log.warning("refused request (%s): %s", code, reason)
+        return encode({"v": PROTOCOL_VERSION, "ok": False, "error": code, "reason": reason})
+
+    def _observation(self, extra: dict[str, Any]) -> list[Any]:
+        t = time.time()
+        frames = check_camera_frames(self.caps, self.adapter.read_cameras())
+        t_frames = time.time()
+        proprio = np.asarray(self.adapter.read_proprio(), np.float64).ravel()
+        if proprio.shape != (self.caps.proprio_dim,) or not np.all(np.isfinite(proprio)):
+            raise ValueError(
+                f"adapter proprioception has shape {proprio.shape} or non-finite values; "
+                f"expected {self.caps.proprio_dim} finite floats"
+            )
+        header: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "ok": True,
+            "proprio": proprio.tolist(),
+            "t_request": t,
+            "t_proprio": time.time(),
+            "frames": [
+                FrameMeta(c.name, f.shape, str(f.dtype), t_frames).to_wire()
+                for c, f in zip(self.caps.cameras, frames, strict=True)
+            ],
+            "step": self.steps,
+            **extra,
+        }
+        if self.caps.privileged:
+            header["privileged"] = self.adapter.privileged()
+        return encode(header, frames)
+
+    def handle(self, header: dict[str, Any]) -> list[Any]:
+        """Answer one decoded request (the network-free core, also used by the benchmarks)."""
+        try:
+            check_version(header)
+        except VersionMismatch as err:
+            return self._error(err.code, err.reason)
+        op = header.get("op")
+        if op not in OPS:
+            return self._error("unknown_op", f"op {op!r} is not one of {list(OPS)}")
+        if op in MOTION_OPS:
+            self.last_command = time.monotonic()
+        try:
+            return getattr(self, f"_op_{op}")(header)
+        except SafetyRefusal as err:
+            return self._error("refused", str(err))
+        except Exception as err:  # the user's adapter failed: stop and say so
+            log.exception("adapter error during %s", op)
+            self.episode_active = False
+            try:
+                self.adapter.stop()
+            except Exception:
+                log.exception("adapter.stop failed after an adapter error")
+            return self._error("adapter_error", f"{type(err).__name__}: {err}")
+
+    def _op_hello(self, header: dict[str, Any]) -> list[Any]:
+        return encode(
+            {
+                "v": PROTOCOL_VERSION,
+                "ok": True,
+                "capabilities": self.caps.to_wire(),
+                "safety": self.safety.to_dict(),
+                "estop_port": self.estop_port,
+                "estopped": self.estopped.is_set(),
+            }
+        )
+
+    def _op_status(self, header: dict[str, Any]) -> list[Any]:
+        return encode(
+            {
+                "v": PROTOCOL_VERSION,
+                "ok": True,
+                "estopped": self.estopped.is_set(),
+                "halted": self.halted,
+                "episode_active": self.episode_active,
+                "steps": self.steps,
+                "counts": dict(self.counts),
+                "safety_counts": dict(self.filter.counts),
+            }
+        )
+
+    def _op_estop(self, header: dict[str, Any]) -> list[Any]:
+        self.trigger_estop(str(header.get("reason", "requested by client")))
+        return encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": True})
+
+    def _op_release_estop(self, header: dict[str, Any]) -> list[Any]:
+        if header.get("confirm") != "robot is safe":
+            return self._error(
+                "refused",
+                "releasing the e-stop needs confirm='robot is safe' (an operator's decision)",
+            )
+        self.estopped.clear()
+        log.warning("e-stop released by operator request")
+        return encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": False})
+
+    def _op_reset(self, header: dict[str, Any]) -> list[Any]:
+        if self.estopped.is_set():
+            return self._error("estopped", "the emergency stop is latched; release it first")
+        seed = header.get("seed")
+        self.adapter.reset(None if seed is None else int(seed))
+        self.halted = False
+        self.steps = 0
+        self.episode_active = not self.estopped.is_set()
+        self.last_command = time.monotonic()
+        return self._observation({})
+
+    def _op_step(self, header: dict[str, Any]) -> list[Any]:
+        if self.estopped.is_set():
+            return self._error("estopped", "the emergency stop is latched; no motion allowed")
+        if self.halted:
+            return self._error(
+                "halted",
+                f"the watchdog stopped the robot (no command for {self.safety.watchdog_s} s); "
+                "call reset to start a new episode",
+            )
+        if not self.episode_active:
+            return self._error("not_ready", "no episode in progress; call reset first")
+        action, clips = self.filter.check(header.get("action"), self.adapter.ee_position())
+        self.adapter.apply_action(action)
+        self.last_command = time.monotonic()
+        if self.estopped.is_set():  # e-stop arrived during the motion
+            return self._error("estopped", "emergency stop during this step; motion was cut")
+        self.steps += 1
+        return self._observation({"clipped": clips, "applied": action.tolist()})
+
+    def _op_stop(self, header: dict[str, Any]) -> list[Any]:
+        self.adapter.stop()
+        self.episode_active = False
+        return encode({"v": PROTOCOL_VERSION, "ok": True})
+
+    # --- network loops --------------------------------------------------------------------------
+    def _answer(self, parts: list[bytes]) -> list[Any] | None:
+        try:
+            header, _ = decode(parts)
+        except ProtocolError as err:
+            return self._error("malformed", str(err))
+        session, seq = str(header.get("session", "")), header.get("seq")
+        op = header.get("op")
+        cached = self._replies.get(session)
+        if op in MOTION_OPS and cached is not None and seq is not None and cached[0] == seq:
+            self.counts["resent_reply"] += 1
+            self.last_command = time.monotonic()
+            return cached[1]
+        reply = self.handle(header)
+        if op in MOTION_OPS and seq is not None:
+            self._replies[session] = (seq, reply)
+            self._replies.move_to_end(session)
+            while len(self._replies) > 16:
+                self._replies.popitem(last=False)
+            if self._drop_replies > 0:
+                self._drop_replies -= 1
+                return None
+        return reply
+
+    def _serve_estop(self) -> None:
+        while not self.shutdown.is_set():
+            if not self.estop_sock.poll(100):
+                continue
+            try:
+                header, _ = decode(self.estop_sock.recv_multipart())
+                reason = str(header.get("reason", "e-stop channel"))
+            except ProtocolError as err:
+                reason = f"e-stop channel (unreadable message: {err})"
+            # any message on this channel stops the robot: never refuse an e-stop for its format
+            self.trigger_estop(reason)
+            self.estop_sock.send_multipart(
+                encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": True})
+            )
+
+    def serve_forever(self) -> None:
+        self._estop_thread.start()
+        poll_ms = max(5, min(50, int(self.safety.watchdog_s * 250)))
+        try:
+            while not self.shutdown.is_set():
+                if self.sock.poll(poll_ms):
+                    identity, *rest = self.sock.recv_multipart()
+                    # REQ clients put an empty delimiter before the message
+                    delim, body = (rest[:1], rest[1:]) if rest and rest[0] == b"" else ([], rest)
+                    reply = self._answer(body)
+                    if reply is not None:
+                        self.sock.send_multipart([identity, *delim, *reply])
+                self._check_watchdog()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        self.shutdown.set()
+        try:
+            self.adapter.stop()
+        finally:
+            if self._estop_thread.is_alive():
+                self._estop_thread.join(timeout=1)
+            self.sock.close(0)
+            self.estop_sock.close(0)
+            self.ctx.term()
+            self.adapter.close()
+
+
+def _die_with_parent() -> None:
+    """Spawned by a benchmark run: exit when it dies, so no sim server outlives its run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _parse_kv(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--adapter-arg expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from envs.real_robot.sim_adapters import build_adapter
+
+    p = argparse.ArgumentParser(prog="python -m envs.real_robot.server", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: all)")
+    p.add_argument("--port", type=int, default=5555, help="request port (0: pick a free one)")
+    p.add_argument("--estop-port", type=int, default=None, help="e-stop port (default port+1)")
+    p.add_argument(
+        "--adapter",
+        default=os.environ.get("ROBOT_ADAPTER", "sim:drawer-open"),
+        help="package.module:Class of your RobotAdapter, or sim:<metaworld-task> / sim:point "
+        "(default: $ROBOT_ADAPTER, else sim:drawer-open)",
+    )
+    p.add_argument("--adapter-arg", action="append", default=[], metavar="K=V")
+    p.add_argument("--safety", help="JSON file of SafetyConfig fields (default: the adapter's)")
+    p.add_argument("--watchdog", type=float, help="override the safety config's watchdog_s")
+    p.add_argument("--log", help="also write the server log (refusals, e-stops) to this file")
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=handlers,
+    )
+    if args.exit_with_parent:
+        _die_with_parent()
+    adapter = build_adapter(args.adapter, **_parse_kv(args.adapter_arg))
+    safety = SafetyConfig.load(args.safety) if args.safety else adapter.safety
+    if args.watchdog is not None:
+        safety = replace(safety, watchdog_s=args.watchdog)
+    server = RobotServer(adapter, safety, args.host, args.port, args.estop_port)
+
+    def _terminate(signum, frame):  # stop the robot, then leave the loop
+        server.shutdown.set()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    ready = {"port": server.port, "estop_port": server.estop_port, "protocol": PROTOCOL_VERSION}
+    print(f"READY {json.dumps(ready)}", flush=True)
+    log.info(
+        "robot server on tcp://%s:%d (e-stop on port %d), adapter %s, watchdog %.2f s",
+        args.host,
+        server.port,
+        server.estop_port,
+        args.adapter,
+        safety.watchdog_s,
+    )
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
