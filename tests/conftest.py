@@ -45,10 +45,30 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     return _real_connect_ex(self, address)
 
 
+def _zmq_is_loopback(endpoint: str) -> bool:
+    """ZeroMQ connects in C, past the socket guard: check its endpoints separately."""
+    if not endpoint.startswith("tcp://"):
+        return endpoint.startswith(("inproc://", "ipc://"))
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    return _is_loopback((host, 0))
+
+
 @pytest.fixture(autouse=True)
 def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    try:
+        import zmq
+    except ImportError:
+        return
+    real = zmq.Socket.connect
+
+    def _zmq_connect(self, addr: str):
+        if not _zmq_is_loopback(addr):
+            raise NetworkBlocked(f"tests may only use loopback; blocked ZeroMQ connect to {addr}")
+        return real(self, addr)
+
+    monkeypatch.setattr(zmq.Socket, "connect", _zmq_connect)
 
 
 @pytest.fixture

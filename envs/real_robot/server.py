@@ -5,7 +5,8 @@
 
 One thread serves requests in order (a ROUTER socket, so a client that vanished mid-request
 cannot wedge it). Between requests it checks the watchdog: during an episode, no `reset` or
-`step` for `watchdog_s` seconds stops the robot and refuses further steps until the next reset.
+`step` for `watchdog_s` seconds stops the robot (client crash, network loss, a long pause). Only
+the client that started the episode may go on stepping afterwards; any other must reset first.
 A second socket (`--estop-port`, default port + 1) is served by its own thread so an emergency
 stop is executed at once, even while the main thread is inside a slow `apply_action`; the e-stop
 latch then refuses every motion request until an operator releases it.
@@ -88,6 +89,7 @@ class RobotServer:
         self.shutdown = threading.Event()
         self.episode_active = False
         self.halted = False
+        self.owner = ""  # session of the client whose reset started the running episode
         self.steps = 0
         self.last_command = time.monotonic()
         self.counts: Counter[str] = Counter()
@@ -229,6 +231,7 @@ class RobotServer:
         self.adapter.reset(None if seed is None else int(seed))
         self.halted = False
         self.steps = 0
+        self.owner = str(header.get("session", ""))
         self.episode_active = not self.estopped.is_set()
         self.last_command = time.monotonic()
         return self._observation({})
@@ -236,6 +239,14 @@ class RobotServer:
     def _op_step(self, header: dict[str, Any]) -> list[Any]:
         if self.estopped.is_set():
             return self._error("estopped", "the emergency stop is latched; no motion allowed")
+        session = str(header.get("session", ""))
+        if self.halted and session == self.owner:
+            # the episode's own client paused (reward learning, a slow update) and the robot was
+            # held meanwhile; it may go on. Any other client must start a new episode.
+            self.halted = False
+            self.episode_active = True
+            self.counts["resumed_after_watchdog"] += 1
+            log.info("episode's client is back after the watchdog stop; resuming")
         if self.halted:
             return self._error(
                 "halted",
@@ -244,6 +255,10 @@ class RobotServer:
             )
         if not self.episode_active:
             return self._error("not_ready", "no episode in progress; call reset first")
+        if session != self.owner:
+            return self._error(
+                "not_ready", "another client owns the running episode; call reset to take over"
+            )
         action, clips = self.filter.check(header.get("action"), self.adapter.ee_position())
         self.adapter.apply_action(action)
         self.last_command = time.monotonic()
