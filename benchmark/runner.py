@@ -136,6 +136,12 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     levels = int(getattr(method.config, "levels", None) or task.levels)
 
     env = task.make_env(cfg.seed)
+    if cfg.oracle == "scripted" and not getattr(env, "has_privileged_state", True):
+        env.close()
+        raise ValueError(
+            f"{cfg.task} is a real robot: the scripted teacher rates from a simulator's "
+            "privileged progress, which it does not have. Use a VLM oracle (--oracle gemini|openai)."
+        )
     eval_env = task.make_env(cfg.seed + 1)
     obs_dim = int(np.prod(env.observation_space.shape))
     act_dim = int(np.prod(env.action_space.shape))

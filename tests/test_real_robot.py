@@ -457,3 +457,22 @@ def test_a_short_training_run_goes_through_the_network(tmp_path):
 def _store_id(path: Path) -> tuple[int, int]:
     hexid = path.stem
     return int(hexid[:12], 16), int(hexid[12:], 16)
+
+
+def test_the_scripted_teacher_is_refused_on_a_real_robot(served, tmp_path, monkeypatch):
+    from benchmark.runner import RunConfig, run
+
+    class Real(PointMassAdapter):
+        def capabilities(self):
+            from dataclasses import replace
+
+            return replace(super().capabilities(), privileged=False)
+
+    s = served(Real(frame_size=64))
+    path = tmp_path / "robots.json"
+    robot = {"address": s.address, "instruction": "touch the square", "success": "human:0"}
+    path.write_text(json.dumps({"lab-arm": robot}))
+    monkeypatch.setenv("VLMBENCH_ROBOTS", str(path))
+    cfg = RunConfig(task="real/lab-arm", method="erl-vlm", seed=0, out_dir=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="real robot.*gemini"):
+        run(cfg)

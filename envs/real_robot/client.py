@@ -171,6 +171,8 @@ class RobotEnv(gym.Env):
                 f"{self.caps.name} is not a simulator, so it has no success flag: pass "
                 "success='human', 'keyboard' or 'detector:package.module:function'"
             )
+        #: False on a real robot: no success/progress/dense reward from the server
+        self.has_privileged_state = self.caps.privileged
         self.max_episode_steps = max_episode_steps
         self.reset_timeout_s = reset_timeout_s
         self.observation_space = gym.spaces.Box(
