@@ -9,8 +9,18 @@ def _filled(episodes: int = 3, length: int = 10) -> ReplayBuffer:
     buf = ReplayBuffer(100, 2, 1, (4, 4, 3), 3)
     for e in range(episodes):
         for t in range(length):
-            buf.add(np.full(2, t), np.zeros(1), np.full(2, t + 1), False, e,
-                    np.full((4, 4, 3), t, np.uint8), np.full(3, t), 1.0, t == length - 1, t / length)
+            buf.add(
+                np.full(2, t),
+                np.zeros(1),
+                np.full(2, t + 1),
+                False,
+                e,
+                np.full((4, 4, 3), t, np.uint8),
+                np.full(3, t),
+                1.0,
+                t == length - 1,
+                t / length,
+            )
     return buf
 
 

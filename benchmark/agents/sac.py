@@ -179,7 +179,9 @@ class SAC:
         self.critic_target = TwinQ(obs_dim, act_dim, self.cfg.hidden_dim, self.cfg.hidden_depth)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.critic_lr, foreach=True)
+        self.critic_opt = torch.optim.Adam(
+            self.critic.parameters(), lr=self.cfg.critic_lr, foreach=True
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {
