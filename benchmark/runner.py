@@ -379,4 +379,6 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     write_json(paths.done, {"final_success_rate": sr, "steps": state["step"], "wall_s": total})
     paths.checkpoint.unlink(missing_ok=True)
     sinks.close()
+    env.close()  # a robot env also stops its server; a sweep worker runs many runs
+    eval_env.close()
     return paths.root

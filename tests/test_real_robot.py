@@ -442,6 +442,7 @@ def test_a_short_training_run_goes_through_the_network(tmp_path):
         sac=dict(TINY_SAC),
     )
     root = run(cfg)
+    assert not _sim_servers(), "the run left its robot servers running"
     metrics = pd.read_csv(root / "metrics.csv")
     assert metrics["queries"].iloc[-1] == TINY_BUDGET["max_queries"]
     assert metrics["oracle_calls"].iloc[-1] > 0
@@ -452,6 +453,22 @@ def test_a_short_training_run_goes_through_the_network(tmp_path):
     kept = len(FrameStore(tmp_path / "frames", _store_id(stores[0])))
     # one frame per step, plus the one the runner takes after reset to size its buffer
     assert TINY_BUDGET["total_steps"] <= kept <= TINY_BUDGET["total_steps"] + 1
+
+
+def _sim_servers() -> list[int]:
+    """Robot server processes this test process started and that are still alive."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"envs.real_robot.server" in cmdline:
+            alive.append(int(proc.name))
+    return alive
 
 
 def _store_id(path: Path) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import logging
 import subprocess
 import time
 import uuid
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -137,6 +138,15 @@ def resize(frame: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(img.resize((size, size), method))
 
 
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 class RobotEnv(gym.Env):
     """A robot behind a server, as the suite's gymnasium Env (also a `FrameEnv`)."""
 
@@ -183,10 +193,11 @@ class RobotEnv(gym.Env):
             np.asarray(self.caps.action_high, np.float32),
         )
         self.frames = FrameStore(frame_root)
+        if process is not None:  # an env dropped without close() still takes its server down
+            self._finalizer = weakref.finalize(self, _terminate, process)
         self._frame = np.zeros((1, 1, 3), np.uint8)
         self._resized: dict[int, np.ndarray] = {}
         self._steps = 0
-        self._succeeded = False
         self.last_latency_s = 0.0
 
     def _take(self, header: dict[str, Any], frames: list[np.ndarray]) -> np.ndarray:
@@ -201,7 +212,6 @@ class RobotEnv(gym.Env):
         super().reset(seed=seed)
         header, frames = self.client.request("reset", timeout_s=self.reset_timeout_s, seed=seed)
         self._steps = 0
-        self._succeeded = False
         self.success.reset()
         return self._take(header, frames), {}
 
@@ -214,9 +224,9 @@ class RobotEnv(gym.Env):
         obs = self._take(header, frames)
         self._steps += 1
         priv = self._privileged
-        self._succeeded = self._succeeded or self.success(self._frame, obs, priv)
         info = {
-            "success": self._succeeded,
+            # per step, like a simulator's flag; a human's mark latches inside its source
+            "success": bool(self.success(self._frame, obs, priv)),
             "gt_reward": float(priv["gt_reward"]) if priv else 0.0,
             "progress": float(priv["progress"]) if priv else 0.0,
             "clipped": list(header.get("clipped", [])),
@@ -260,9 +270,5 @@ class RobotEnv(gym.Env):
             self.frames.close()
             self.success.close()
             if self.process is not None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
+                _terminate(self.process)
                 self.process = None

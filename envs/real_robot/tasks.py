@@ -106,7 +106,7 @@ def sim_spec(short: str) -> TaskSpec:
         levels=base.levels,
         max_episode_steps=max_steps,
         make_env=partial(_make_sim_env, f"sim:{short}", max_steps),
-        camera={"type": "robot", "camera": "front", "server": f"sim:{short}", **base.camera},
+        camera={**base.camera, "type": "robot", "camera": "front", "server": f"sim:{short}"},
         goal_text=base.goal_text,
         teacher_accuracy=base.teacher_accuracy,
         make_expert=expert,
