@@ -493,3 +493,20 @@ def test_the_scripted_teacher_is_refused_on_a_real_robot(served, tmp_path, monke
     cfg = RunConfig(task="real/lab-arm", method="erl-vlm", seed=0, out_dir=str(tmp_path / "out"))
     with pytest.raises(ValueError, match="real robot.*gemini"):
         run(cfg)
+
+
+def test_the_operator_estop_command_stops_and_releases(served, capsys):
+    from envs.real_robot.estop import main as estop
+
+    s = served()
+    env = _env(s)
+    env.reset(seed=0)
+    assert estop([s.estop_address]) == 0
+    assert s.server.estopped.is_set() and s.adapter.emergency
+    with pytest.raises(RobotError) as err:
+        env.step(np.zeros(4))
+    assert err.value.code == "estopped"
+    assert estop(["--release", "--yes", s.address]) == 0
+    assert not s.server.estopped.is_set()
+    assert "released" in capsys.readouterr().out
+    env.close()
