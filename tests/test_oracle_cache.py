@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import diskcache
@@ -33,6 +34,106 @@ def test_frame_digest_covers_shape_and_dtype():
     assert frame_digest(a) != frame_digest(a.reshape(6, 4))
     assert frame_digest(a) != frame_digest(a.astype(np.int8))
     assert frame_digest(a[:, ::2]) == frame_digest(np.ascontiguousarray(a[:, ::2]))
+
+
+def test_frame_digest_is_stable_and_unchanged_by_the_no_copy_path():
+    """Recorded caches are keyed by these digests: they must not move across versions."""
+    a = np.arange(18, dtype=np.uint8).reshape(2, 3, 3)
+    assert frame_digest(a) == "2a8ac62aa2a1aee2f3e0ddac4b30004acbaf5bb953f64d55192f16d9cdaba31d"
+    rng = np.random.default_rng(0)
+    frames = [
+        rng.integers(0, 256, (9, 7, 3), dtype=np.uint8),
+        rng.integers(0, 256, (9, 14, 4), dtype=np.uint8)[:, ::2],  # not contiguous
+        np.asfortranarray(rng.random((5, 4))),
+        rng.random(6).astype(">f4"),
+        rng.random((3, 3)) > 0.5,
+        np.array(2.5),
+        np.zeros((0, 3), np.uint8),
+    ]
+    for f in frames:
+        c = np.ascontiguousarray(f)
+        legacy = hashlib.sha256(f"{c.dtype.str}|{c.shape}|".encode() + c.tobytes()).hexdigest()
+        assert frame_digest(f) == legacy
+    b = frames[0].copy()
+    b[8, 6, 2] ^= 1  # one bit of one pixel
+    assert frame_digest(b) != frame_digest(frames[0])
+
+
+def _prefer_queries(n: int, seed: int = 1) -> list[PreferQuery]:
+    rng = np.random.default_rng(seed)
+    return [
+        PreferQuery(
+            [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)],
+            [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)],
+            "open the drawer",
+            {"task": "t", "a": {"progress": float(rng.random())}, "b": {"progress": 0.5}},
+        )
+        for _ in range(n)
+    ]
+
+
+def test_batched_replay_equals_one_query_at_a_time(tmp_path, monkeypatch):
+    """rate_many/prefer_many hash frames ahead in threads and read answers a chunk at a time."""
+    qs, pq = _queries(150), _prefer_queries(70)
+    rec = build_oracle("scripted", "record", tmp_path)
+    one_by_one = [rec.rate(q.frames, q.instruction, q.levels, q.context) for q in qs]
+    prefs = [rec.prefer(q.frames_a, q.frames_b, q.instruction, q.context) for q in pq]
+    rec.close()
+    monkeypatch.setattr(ScriptedTeacher, "rate", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(ScriptedTeacher, "prefer", lambda *a, **k: 1 / 0)
+    rep = build_oracle("scripted", "replay", tmp_path)
+    assert rep.rate_many(qs) == one_by_one
+    assert rep.prefer_many(pq) == prefs
+    assert rep.stats()["hits"] == 220 and rep.stats()["misses"] == 0
+
+
+def test_batched_record_asks_each_query_once(tmp_path):
+    qs = _queries(100)
+    rec = build_oracle("scripted", "record", tmp_path)
+    first = rec.rate_many(qs[:70])
+    both = rec.rate_many(qs + qs[90:])  # 96-99 come twice in one chunk of reads
+    assert both[:70] == first and both[100:] == both[90:100]
+    assert rec.stats()["provider_calls"] == 100 and rec.stats()["hits"] == 80
+    assert len(rec.store) == 100
+
+
+def test_batched_replay_stops_at_the_first_miss(tmp_path):
+    qs = _queries(150)
+    qs[100] = RateQuery(qs[100].frames, qs[100].instruction, 3, {"task": "the-missing-one"})
+    rec = build_oracle("scripted", "record", tmp_path)
+    rec.rate_many(qs[:100] + qs[101:])
+    rep = build_oracle("scripted", "replay", tmp_path)
+    with pytest.raises(CacheMiss, match="the-missing-one"):
+        rep.rate_many(qs)
+    assert rep.stats()["misses"] == 1 and rep.stats()["hits"] == 100
+
+
+def test_batched_replay_never_serves_a_corrupt_entry(tmp_path):
+    qs = _queries(100)
+    rec = build_oracle("scripted", "record", tmp_path)
+    key = rec.rate_many(qs)[77].meta["key"]
+    entry = json.loads(rec.store[key])
+    entry["answer"] = (entry["answer"] + 1) % 3  # the document still hashes to the key...
+    entry["document"]["levels"] = 2  # ...unless it is edited too: it no longer does
+    rec.store[key] = json.dumps(entry)
+    rep = build_oracle("scripted", "replay", tmp_path)
+    with pytest.raises(CacheMiss):
+        rep.rate_many(qs)
+    assert rep.stats()["corrupt"] == 1 and key not in rep.store
+
+
+def test_batched_read_falls_back_to_get(tmp_path):
+    qs = _queries(3)
+    oracle = build_oracle("scripted", "record", tmp_path)
+    keys = [r.meta["key"] for r in oracle.rate_many(qs)] + ["0" * 64]
+    fast = oracle._read_many(keys)
+
+    class OnlyGet:  # a store without diskcache's internals
+        def __init__(self, store: diskcache.Cache) -> None:
+            self.get = store.get
+
+    oracle.store = OnlyGet(oracle.store)
+    assert oracle._read_many(keys) == fast and len(fast) == 3
 
 
 def test_record_then_replay_gives_identical_answers(tmp_path, monkeypatch):
