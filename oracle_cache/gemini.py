@@ -8,7 +8,9 @@ GEMINI_API_KEYS (comma-separated, rotated) or GEMINI_API_KEY.
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +28,8 @@ from oracle_cache.vlm import (
 )
 
 TRANSIENT_CODES = {408, 429, 500, 502, 503, 504}
+#: connections kept per client (the OpenAI SDK's defaults; httpx's own keep only 20 alive)
+MAX_CONNECTIONS, MAX_KEEPALIVE = 1000, 100
 
 
 def _sdk() -> tuple[Any, Any, Any]:
@@ -52,6 +56,8 @@ class GeminiProvider(VLMProvider):
     ) -> None:
         super().__init__(analysis_model, rating_model, **kwargs)
         self.api_version = api_version
+        self._configs: dict[tuple[str, ...] | None, Any] = {}
+        self._configs_lock = threading.Lock()
 
     def _make_client(self, api_key: str) -> Any:
         genai, types, _ = _sdk()
@@ -60,27 +66,48 @@ class GeminiProvider(VLMProvider):
             api_version=self.api_version,
             timeout=int(self.timeout * 1000),  # milliseconds
         )
+        limits = _limits()
+        if limits is not None and "client_args" in type(http).model_fields:
+            # one connection per request in flight stays open between batches (with TLS to
+            # the real API, a reconnect costs a handshake); an older SDK keeps httpx's pool
+            http.client_args = {"limits": limits}
         return genai.Client(api_key=api_key, http_options=http)
 
-    def _generate(
-        self, client: Any, model: str, parts: list[Part], enum: Sequence[str] | None
-    ) -> Reply:
-        _, types, errors = _sdk()
+    def _config(self, enum: Sequence[str] | None) -> Any:
+        """One GenerateContentConfig per answer set, built once: the SDK copies, never edits,
+        a config, and building and validating one per request is CPU the GIL serialises."""
+        key = tuple(enum) if enum is not None else None
+        with self._configs_lock:
+            config = self._configs.get(key)
+            if config is None:
+                _, types, _ = _sdk()
+                config = types.GenerateContentConfig(
+                    temperature=self.temperature, max_output_tokens=self.max_output_tokens
+                )
+                if enum is not None:
+                    config.response_mime_type = "text/x.enum"
+                    config.response_schema = types.Schema(type=types.Type.STRING, enum=list(enum))
+                self._configs[key] = config
+            return config
 
-        contents = [
+    def _prepare(self, parts: list[Part]) -> Any:
+        """Frames as inline PNG parts, encoded once for every retry; a text-only request (stage
+        2) as the bare string, which the SDK sends as the same single user text part."""
+        _, types, _ = _sdk()
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return parts[0]
+        return [
             types.Part.from_bytes(data=png_bytes(p), mime_type="image/png")
             if isinstance(p, np.ndarray)
             else types.Part.from_text(text=p)
             for p in parts
         ]
-        config = types.GenerateContentConfig(
-            temperature=self.temperature, max_output_tokens=self.max_output_tokens
-        )
-        if enum is not None:
-            config.response_mime_type = "text/x.enum"
-            config.response_schema = types.Schema(type=types.Type.STRING, enum=list(enum))
+
+    def _generate(self, client: Any, model: str, parts: Any, enum: Sequence[str] | None) -> Reply:
+        _, _, errors = _sdk()
+        config = self._config(enum)
         try:
-            resp = client.models.generate_content(model=model, contents=contents, config=config)
+            resp = client.models.generate_content(model=model, contents=parts, config=config)
         except errors.APIError as e:
             if e.code in TRANSIENT_CODES:
                 raise TransientError(f"HTTP {e.code}: {e.message}") from None
@@ -104,3 +131,15 @@ class GeminiProvider(VLMProvider):
             "output_tokens": int(getattr(u, "candidates_token_count", 0) or 0),
         }
         return Reply(text=text, usage=usage, model_version=getattr(resp, "model_version", None))
+
+
+def _limits() -> Any:
+    """Connection limits for the SDK's HTTP client, from httpx2 (what google-genai uses when it
+    is installed) or httpx; the SDK picks its backend from the type of this object."""
+    for name in ("httpx2", "httpx"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        return mod.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE)
+    return None

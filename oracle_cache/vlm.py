@@ -163,11 +163,15 @@ class VLMProvider(ABC):
     def _make_client(self, api_key: str) -> Any:
         """The SDK client for one API key (created lazily, on the first real call)."""
 
+    def _prepare(self, parts: list[Part]) -> Any:
+        """The parts in the SDK's form, built once per stage and reused by every retry and
+        re-ask (frames are PNG-encoded here, not once per attempt). Default: as they are."""
+        return parts
+
     @abstractmethod
-    def _generate(
-        self, client: Any, model: str, parts: list[Part], enum: Sequence[str] | None
-    ) -> Reply:
-        """One request on the wire; raise TransientError for what a retry may fix."""
+    def _generate(self, client: Any, model: str, parts: Any, enum: Sequence[str] | None) -> Reply:
+        """One request on the wire, of `_prepare(parts)`; raise TransientError for what a
+        retry may fix."""
 
     def _client(self) -> Any:
         index, key = self.keys.next()
@@ -177,14 +181,12 @@ class VLMProvider(ABC):
             return self._clients[index]
 
     # --- calls with retries -------------------------------------------------------------------
-    def _once(self, model: str, parts: list[Part], enum: Sequence[str] | None) -> Reply:
+    def _once(self, model: str, parts: Any, enum: Sequence[str] | None) -> Reply:
         client = self._client()  # the next key: a retry after a 429 moves on to another key
         with self.limiter.slot():
             return self._generate(client, model, parts, enum)
 
-    def _call(
-        self, model: str, parts: list[Part], enum: Sequence[str] | None, stats: dict
-    ) -> Reply:
+    def _call(self, model: str, parts: Any, enum: Sequence[str] | None, stats: dict) -> Reply:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
             stop=tenacity.stop_after_attempt(self.max_attempts),
@@ -212,9 +214,10 @@ class VLMProvider(ABC):
     ) -> tuple[Reply, int | None]:
         """One stage, re-asked up to `max_reasks` times while the answer is unusable."""
         last = ""
+        payload = self._prepare(parts)
         for _ in range(self.max_reasks + 1):
             try:
-                reply = self._call(model, parts, enum, stats)
+                reply = self._call(model, payload, enum, stats)
             except MalformedAnswer as e:
                 last = self.keys.redact(str(e))
                 stats["malformed"] = stats.get("malformed", 0) + 1

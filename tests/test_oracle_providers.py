@@ -8,6 +8,7 @@ import pytest
 
 from oracle_cache import OracleError, RateQuery, ScriptedTeacher, build_oracle
 from oracle_cache.gemini import GeminiProvider
+from oracle_cache.images import png_bytes
 from oracle_cache.openai_compat import OpenAICompatProvider
 from oracle_cache.scripted import true_level
 from oracle_cache.testing.fake_server import FakeVLMServer, coded_frame
@@ -212,3 +213,34 @@ def test_identity_models_and_level_names():
     assert level_names(3) == ("Bad", "Average", "Good")
     with pytest.raises(ValueError, match="levels"):
         level_names(7)
+
+
+@pytest.mark.parametrize("api", ["gemini", "openai"])
+def test_connections_stay_open_between_batches(api, monkeypatch):
+    """32 in flight: the next batch reuses every connection (the Gemini SDK's httpx pool kept
+    only 20 alive, so each batch reconnected 12, a TLS handshake each against the real API)."""
+    from oracle_cache.testing import fake_server
+
+    opened = []
+    setup = fake_server._Handler.setup
+    monkeypatch.setattr(fake_server._Handler, "setup", lambda h: (opened.append(1), setup(h)))
+    with FakeVLMServer(latency=0.05, teacher=ScriptedTeacher(accuracy=1.0)) as srv:
+        oracle = build_oracle(api, "live", None, _options(api, srv, api_keys="k", max_in_flight=32))
+        oracle.rate_many(_queries(32, seed=1))
+        first = len(opened)
+        oracle.rate_many(_queries(32, seed=2))
+    assert first >= 2 and len(opened) == first
+
+
+def test_gemini_stage_two_is_one_text_part_and_frames_are_encoded_once(server, monkeypatch):
+    from oracle_cache import gemini
+
+    encoded = []
+    monkeypatch.setattr(gemini, "png_bytes", lambda f: encoded.append(1) or png_bytes(f))
+    server.queue_faults(["500", "429"])  # stage 1 is sent three times
+    oracle = build_oracle("gemini", "live", None, _options("gemini", server))
+    assert oracle.rate_many(_queries(1))[0].meta["calls"] == 4
+    assert len(encoded) == 1
+    provider = oracle.provider
+    assert provider._prepare(["choose"]) == "choose"
+    assert provider._config(["a", "b"]) is provider._config(["a", "b"])
