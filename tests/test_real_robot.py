@@ -510,3 +510,43 @@ def test_the_operator_estop_command_stops_and_releases(served, capsys):
     assert not s.server.estopped.is_set()
     assert "released" in capsys.readouterr().out
     env.close()
+
+
+def test_train_and_eval_envs_share_one_robot_and_one_button(served, tmp_path, monkeypatch):
+    """The runner evaluates mid-episode; on one robot that ends the training episode, cleanly."""
+    import socket
+
+    from envs import get_task
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Real(PointMassAdapter):
+        def capabilities(self):
+            from dataclasses import replace
+
+            return replace(super().capabilities(), privileged=False)
+
+    s = served(Real(frame_size=64))
+    robot = {"address": s.address, "instruction": "touch", "success": f"human:{port}"}
+    (tmp_path / "robots.json").write_text(json.dumps({"one-arm": robot}))
+    monkeypatch.setenv("VLMBENCH_ROBOTS", str(tmp_path / "robots.json"))
+    spec = get_task("real/one-arm")
+    train, evaluation = spec.make_env(0), spec.make_env(1)  # a second button would not bind
+    assert train.success is evaluation.success
+    train.reset(seed=0)
+    train.step(np.zeros(4))
+    evaluation.reset(seed=1)
+    evaluation.step(np.zeros(4))
+    applied = s.adapter.actions_applied
+    _, _, term, trunc, info = train.step(np.array([1.0, 0, 0, 0]))
+    assert trunc and not term and info["preempted"]
+    assert s.adapter.actions_applied == applied  # the preempted action was not executed
+    train.reset(seed=2)
+    train.step(np.zeros(4))
+    url = train.success.url
+    evaluation.close()
+    assert urllib.request.urlopen(url, timeout=2).status == 200  # still up for the other env
+    train.close()
+    assert train.success.server is None

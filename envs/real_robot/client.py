@@ -217,9 +217,14 @@ class RobotEnv(gym.Env):
 
     def step(self, action: np.ndarray):
         t0 = time.perf_counter()
-        header, frames = self.client.request(
-            "step", action=np.asarray(action, np.float64).ravel().tolist()
-        )
+        try:
+            header, frames = self.client.request(
+                "step", action=np.asarray(action, np.float64).ravel().tolist()
+            )
+        except RobotError as err:
+            if err.code != "not_ready" or self._steps == 0:
+                raise
+            return self._preempted(err)
         self.last_latency_s = time.perf_counter() - t0
         obs = self._take(header, frames)
         self._steps += 1
@@ -234,6 +239,24 @@ class RobotEnv(gym.Env):
         }
         truncated = self._steps >= self.max_episode_steps
         return obs, float(info["gt_reward"]), False, truncated, info
+
+    def _preempted(self, err: RobotError):
+        """Another client (the evaluation env on the same robot) reset the robot mid-episode.
+
+        One robot cannot run two episodes: the runner evaluates in the middle of a training
+        episode, so the training episode ends here, truncated, with the action not executed.
+        """
+        log.warning("episode ended by another client's reset (%s); truncating it", err.reason)
+        self._steps = self.max_episode_steps
+        info = {
+            "success": False,
+            "gt_reward": 0.0,
+            "progress": 0.0,
+            "clipped": [],
+            "latency_s": 0.0,
+            "preempted": True,
+        }
+        return self._proprio, 0.0, False, True, info
 
     # --- FrameEnv -------------------------------------------------------------------------------
     def render_frame(self, size: int | None = None) -> np.ndarray:

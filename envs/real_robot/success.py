@@ -91,6 +91,7 @@ class HumanSuccess(SuccessSource):
 
     def __init__(self, port: int | None = 8765, host: str = "127.0.0.1", keyboard: bool = False):
         self._flag = threading.Event()
+        self.users = 0  # envs sharing this button (see build_success); closed with the last one
         self.server: ThreadingHTTPServer | None = None
         if port is not None:
             flag = self._flag
@@ -144,9 +145,15 @@ class HumanSuccess(SuccessSource):
         return self._flag.is_set()
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self.users -= 1
+        if self.users > 0 or self.server is None:
+            return
+        self.server.shutdown()
+        self.server.server_close()
+        self.server = None
+
+
+_SHARED_BUTTONS: dict[int, HumanSuccess] = {}
 
 
 def build_success(spec: str) -> SuccessSource:
@@ -155,7 +162,15 @@ def build_success(spec: str) -> SuccessSource:
     if kind == "simulator":
         return SimulatorSuccess()
     if kind == "human":
-        return HumanSuccess(port=int(rest) if rest else 8765)
+        port = int(rest) if rest else 8765
+        if port == 0:
+            return HumanSuccess(port=0)
+        # the training and evaluation envs of a run share one button (one robot, one person)
+        shared = _SHARED_BUTTONS.get(port)
+        if shared is None or shared.server is None:
+            shared = _SHARED_BUTTONS[port] = HumanSuccess(port=port)
+        shared.users += 1
+        return shared
     if kind == "keyboard":
         return HumanSuccess(port=None, keyboard=True)
     if kind == "detector" and rest:
