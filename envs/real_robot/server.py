@@ -121,7 +121,8 @@ class RobotServer:
             self.episode_active = False
             self.counts["watchdog"] += 1
             log.warning(
-                "watchdog: no command for %.2f s (limit %.2f s); robot stopped, reset required",
+                "watchdog: no command for %.2f s (limit %.2f s); robot stopped (its client may go on, "
+                "any other must reset)",
                 idle,
                 self.safety.watchdog_s,
             )
