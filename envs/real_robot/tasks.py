@@ -158,8 +158,19 @@ def resolve(name: str) -> TaskSpec | None:
 
         return sim_spec(inner) if f"{inner}-v3" in ALL_V3_ENVIRONMENTS else None
     path = robots_file()
+    robots: dict[str, Any] = {}
     if path.exists():
-        robots = json.loads(path.read_text())
+        try:
+            robots = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
         if short in robots:
             return robot_spec(short, robots[short])
-    return None
+    from envs.registry import UnknownTaskError
+
+    listed = f"it lists {sorted(robots)}" if robots else "it does not exist or lists no robots"
+    raise UnknownTaskError(
+        f"Unknown robot task '{name}'. Real robots are read from {path.resolve()} "
+        f"($VLMBENCH_ROBOTS), and {listed}; simulated robots are real/sim-<metaworld-task> and "
+        "real/sim-point. See docs/plugging-in-your-robot.md."
+    )
