@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: transitions labelled per reward-model call between feedback sessions
 RELABEL_CHUNK = 64
+#: transitions per block when a session relabels the whole buffer: a 50k-step buffer's frames
+#: copied at once were 600 MB on top of the buffer itself
+RELABEL_BLOCK = 4096
 
 METRIC_FIELDS = [
     "step",
@@ -242,8 +245,10 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         elif method.env_reward == "sparse":
             buffer.rewards[idx] = buffer.success[idx].astype(np.float32)
         elif method.is_ready:
-            frames = buffer.frames(idx) if method.needs_frames else np.empty((len(idx), 0))
-            buffer.rewards[idx] = method.reward(frames, buffer.observations(idx))
+            for lo in range(start, end, RELABEL_BLOCK):  # bounded copies of the frames
+                part = idx[lo - start : lo - start + RELABEL_BLOCK]
+                frames = buffer.frames(part) if method.needs_frames else np.empty((len(part), 0))
+                buffer.rewards[part] = method.reward(frames, buffer.observations(part))
         buffer.labelled = end
 
     def metrics_row(success_rate: float, eval_return: float) -> dict[str, Any]:
