@@ -420,7 +420,7 @@ def test_robots_file_registers_a_real_task_and_unknown_ones_fail(served, tmp_pat
         _, _, _, truncated, _ = env.step(np.zeros(4))
     assert truncated
     env.close()
-    with pytest.raises(UnknownTaskError, match="real/no-such-arm.*lists \[.bench-arm.\]"):
+    with pytest.raises(UnknownTaskError, match=r"real/no-such-arm.*lists \[.bench-arm.\]"):
         get_task("real/no-such-arm")
 
 
