@@ -92,10 +92,15 @@ class SlotNet(nn.Module):
         for n, c, w in self.sets:
             block = obs[:, start : start + c * w].view(-1, c, w)
             start += c * w
-            emb[n] = F.relu(
-                self.embed[n](torch.cat([block, ctx.unsqueeze(1).expand(-1, c, -1)], -1))
-            )
-        pooled = torch.cat([ctx] + [emb[n].max(dim=1).values for n, _, _ in self.sets], -1)
+            # The first layer sees [slot, ctx]; its ctx half is the same for every slot of a
+            # sample, so it is applied once per sample and broadcast: the same function and
+            # parameters as concatenating, at 13 instead of 45 input columns per slot row.
+            first, rest = self.embed[n][0], self.embed[n][1:]
+            per_slot = F.linear(block, first.weight[:, :w])
+            per_sample = F.linear(ctx, first.weight[:, w:], first.bias)
+            emb[n] = F.relu(rest(per_slot + per_sample.unsqueeze(1)))
+        # amax, not max(...).values: 14x faster on CPU here (no argmax indices to keep)
+        pooled = torch.cat([ctx] + [emb[n].amax(dim=1) for n, _, _ in self.sets], -1)
         summary = F.relu(self.summary(pooled))
         if self.out is not None:
             return self.out(summary)
@@ -163,10 +168,14 @@ class IQL:
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v = make_net(obs_dim, 1, cfg, structure, per_action=False)
         self.policy = make_net(obs_dim, n_actions, cfg, structure, per_action=True)
-        self.q_opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
-        self.v_opt = torch.optim.Adam(self.v.parameters(), lr=cfg.lr)
-        self.pi_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
+        # fused Adam: the same update rule in one kernel per step; the per-tensor loop took a
+        # sixth of an update's time with these small networks
+        self.q_opt = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, fused=True)
+        self.v_opt = torch.optim.Adam(self.v.parameters(), lr=cfg.lr, fused=True)
+        self.pi_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, fused=True)
         self._gen = torch.Generator().manual_seed(seed)
+        self._online_params = list(self.q.parameters())
+        self._target_params = list(self.q_target.parameters())
         self.updates = 0
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -216,8 +225,7 @@ class IQL:
         self.pi_opt.step()
 
         with torch.no_grad():
-            for p, tp in zip(self.q.parameters(), self.q_target.parameters(), strict=True):
-                tp.lerp_(p, cfg.tau)
+            torch._foreach_lerp_(self._target_params, self._online_params, cfg.tau)
         self.updates += 1
         return {
             "v_loss": float(v_loss.detach()),
