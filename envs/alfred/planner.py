@@ -50,10 +50,17 @@ def _drop_anywhere(s: SceneState, avoid: set[str]) -> int:
         and s.receptacles[s.agent].cls not in avoid
     ):
         return PUT
-    for i, r in enumerate(s.receptacles):
-        if r.cls not in NOT_RECEPTACLE and r.cls not in avoid and not r.openable:
-            return encode("goto", i)
-    raise PlanningError("no free surface to put the held object on")
+    # an open surface first (the old rule), then an open container, then one to open: in a
+    # scene whose only open surfaces are the goal's and the appliance's, cabinets still take it
+    free = [
+        i for i, r in enumerate(s.receptacles) if r.cls not in NOT_RECEPTACLE and r.cls not in avoid
+    ]
+    if free:
+        best = min(
+            free, key=lambda i: (s.receptacles[i].openable, not s.receptacles[i].accessible, i)
+        )
+        return _goto_or(s, best, PUT)
+    raise PlanningError("no receptacle to put the held object in")
 
 
 def _fetch(s: SceneState, candidates: list[int], avoid: set[str]) -> int | None:
