@@ -5,7 +5,12 @@ one process, one after the other, so the ratio is meaningful on a shared, noisy 
 Learning (--learn): success-rate curves over seeds at the same step budget with the env's
 dense reward, evaluated by the same function on the same evaluation episodes.
 
+Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, ours in bf16
+(SACConfig.precision) and SB3, timed in interleaved blocks so a load change hits all three alike.
+
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000            # speed only
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000 --precision bf16
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --update-only --threads 1
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2
 """
 
@@ -80,7 +85,14 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
 
 
 def ours_run(
-    seed: int, steps: int, eval_every: int, eval_episodes: int, max_len: int, threads: int, out: str
+    seed: int,
+    steps: int,
+    eval_every: int,
+    eval_episodes: int,
+    max_len: int,
+    threads: int,
+    out: str,
+    precision: str = "fp32",
 ):
     cfg = RunConfig(
         task=TASK,
@@ -90,6 +102,7 @@ def ours_run(
         out_dir=out,
         cache_dir=f"{out}/cache",
         threads=threads,
+        sac={"precision": precision},
         budget_overrides={
             "total_steps": steps,
             "seed_steps": 1000,
@@ -107,6 +120,74 @@ def ours_run(
     return phases, list(zip(m["step"], m["success_rate"], strict=True))
 
 
+def update_only(threads: int, rounds: int, block: int) -> None:
+    """Updates/s of one gradient step, ours (fp32, bf16) vs SB3, interleaved block by block."""
+    from stable_baselines3 import SAC as SB3SAC
+
+    from benchmark.agents.sac import SAC, SACConfig
+
+    torch.set_num_threads(threads)
+    env = get_task(TASK).make_env(0)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    n = 20_000
+    g = torch.Generator().manual_seed(0)
+    pool = {
+        "obs": torch.randn(n, obs_dim, generator=g),
+        "action": torch.rand(n, act_dim, generator=g) * 2 - 1,
+        "reward": torch.randn(n, generator=g),
+        "next_obs": torch.randn(n, obs_dim, generator=g),
+        "not_done": torch.ones(n),
+    }
+    ours = {p: SAC(obs_dim, act_dim, SACConfig(precision=p), 0) for p in ("fp32", "bf16")}
+    sb3 = SB3SAC(
+        "MlpPolicy",
+        env,
+        learning_rate=1e-4,
+        buffer_size=n,
+        batch_size=512,
+        ent_coef="auto_0.1",
+        policy_kwargs={"net_arch": [256, 256, 256]},
+        seed=0,
+        device="cpu",
+    )
+    for i in range(n):  # SB3 samples from its own buffer, as it does in learn()
+        sb3.replay_buffer.add(
+            pool["obs"][i].numpy(),
+            pool["next_obs"][i].numpy(),
+            pool["action"][i].numpy(),
+            pool["reward"][i].numpy(),
+            np.zeros(1),
+            [{}],
+        )
+    sb3._setup_learn(1, None)  # what learn() does before its first train() (logger etc.)
+
+    def ours_step(agent: SAC) -> None:
+        idx = torch.randint(0, n, (512,))
+        agent.update({k: v[idx] for k, v in pool.items()})
+
+    steps = {
+        "ours fp32": lambda: ours_step(ours["fp32"]),
+        "ours bf16": lambda: ours_step(ours["bf16"]),
+        "SB3 (fp32)": lambda: sb3.train(gradient_steps=1, batch_size=512),
+    }
+    elapsed = dict.fromkeys(steps, 0.0)
+    for fn in steps.values():
+        for _ in range(3):
+            fn()
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(block):
+                fn()
+            elapsed[name] += time.perf_counter() - t0
+    rate = {k: rounds * block / v for k, v in elapsed.items()}
+    print(f"\n| update (batch 512, 3x256, {threads} thread(s)) | updates/s | vs SB3 |")
+    print("|---|---|---|")
+    for name, r in rate.items():
+        print(f"| {name} | {r:.1f} | {r / rate['SB3 (fp32)']:.2f}x |")
+    print(f"\n{rounds} interleaved rounds of {block} updates each")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3000)
@@ -114,7 +195,14 @@ def main() -> None:
     ap.add_argument("--learn", action="store_true", help="also report success curves")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="results/bench_sac_vs_sb3")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="ours only")
+    ap.add_argument("--update-only", action="store_true", help="interleaved update timing")
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--block", type=int, default=10)
     args = ap.parse_args()
+    if args.update_only:
+        update_only(args.threads, args.rounds, args.block)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     eval_every = max(1000, args.steps // 10) if args.learn else 10**9
     eval_eps = 5 if args.learn else 1
@@ -130,6 +218,7 @@ def main() -> None:
             max_len,
             args.threads,
             f"{args.out}/ours_{time.time_ns()}",
+            args.precision,
         )
         ours_train = phases["total_s"] - phases.get("eval", 0.0)
         sb3_wall, sb3_curve = sb3_run(seed, args.steps, eval_every, eval_eps, max_len, args.threads)
@@ -162,7 +251,7 @@ def main() -> None:
     print(f"| stable-baselines3 SAC | {sb3:.1f} | {np.mean([r['sb3_final'] for r in rows]):.2f} |")
     print(
         f"\nspeed ratio (ours / SB3): {ours / sb3:.2f}  (steps={args.steps}, seeds={seeds}, "
-        f"threads={args.threads})"
+        f"threads={args.threads}, ours in {args.precision})"
     )
     (Path(args.out) / "bench.json").write_text(json.dumps(rows, indent=1, default=float))
     if args.learn:
