@@ -64,6 +64,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.cache not in ("record", "replay", "live"):
         print("error: --cache must be record, replay or live", file=sys.stderr)
         return 2
+    sac_opts = _kv(args.sac_opt)
+    try:
+        from benchmark.agents.sac import SAC, SACConfig
+
+        SAC(
+            1, 1, SACConfig(**sac_opts), 0
+        )  # unknown fields and bad values fail here, not in a worker
+    except (TypeError, ValueError) as err:
+        print(f"error: --sac-opt: {err}", file=sys.stderr)
+        return 2
     base = RunConfig(
         task="",
         method="",
@@ -76,6 +86,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         method_options=_kv(args.method_opt),
         oracle_options=_kv(args.oracle_opt),
         budget_overrides=_kv(args.budget_opt),
+        sac=sac_opts,
         backend=args.backend,
         log_sinks=_split(args.log),
     )
@@ -176,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--method-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--oracle-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--budget-opt", action="append", default=[], metavar="K=V")
+    sw.add_argument(
+        "--sac-opt",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="SACConfig fields, e.g. precision=bf16 (MetaWorld and robot tasks)",
+    )
     sw.set_defaults(fn=cmd_sweep)
 
     rp = sub.add_parser("report", help="tables, plots and report.html for a results directory")

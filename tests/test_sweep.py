@@ -68,6 +68,16 @@ def test_cli_rejects_unknown_method(tmp_path, capsys):
     assert "erl-vlm" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("opt", "says"), [("precison=bf16", "precison"), ("precision=fp8", "'fp32' or 'bf16'")]
+)
+def test_cli_rejects_bad_sac_options_before_running(tmp_path, capsys, opt, says):
+    code = cli_main(["sweep", "--sac-opt", opt, "--out", str(tmp_path)])
+    assert code == 2
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was started
+
+
 @pytest.mark.slow
 def test_ray_executor_runs_a_small_sweep(tmp_path):
     ray = pytest.importorskip("ray")
