@@ -2,7 +2,13 @@
 
 Each variant is `erl-vlm` with one switch changed; all share the same seeds, budget, task and
 oracle, and run through the normal sweep (so results, resumability and the report are the same
-as any other run). Writes `ablations.md` and `ablations.png` in the output directory.
+as any other run). Variants that resolve to the same options on the chosen task (ERL-VLM itself
+heads every group, and "3 levels" is ERL-VLM on a 3-level task) run once and are shared. Writes
+`ablations.md` and `ablations.png` in the output directory.
+
+The `scale` group is not one of the paper's: it checks this suite's documented deviation (the
+learned reward rescaled to [0, 1] over the labelled states, against the raw tanh output the
+reference relabels with). Add it with `--only scale` or `--groups loss,sampling,levels,scale`.
 
     .venv/bin/python benchmarks/ablations.py --budget short --seeds 0,1,2
     .venv/bin/python benchmarks/ablations.py --budget smoke --seeds 0 --only loss   # quick look
@@ -11,7 +17,7 @@ as any other run). Writes `ablations.md` and `ablations.png` in the output direc
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import matplotlib
@@ -20,10 +26,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.methods.rating import RatingConfig  # noqa: E402
 from benchmark.report import load_runs  # noqa: E402
 from benchmark.runner import RunConfig  # noqa: E402
 from benchmark.stats import summarize  # noqa: E402
 from benchmark.sweep import run_local  # noqa: E402
+from envs import get_task  # noqa: E402
 
 #: group -> {variant label: erl-vlm option overrides}; the first entry of each group is ERL-VLM
 ABLATIONS: dict[str, dict[str, dict[str, object]]] = {
@@ -43,7 +51,37 @@ ABLATIONS: dict[str, dict[str, dict[str, object]]] = {
         "4 levels": {"levels": 4},
         "5 levels": {"levels": 5},
     },
+    "scale": {
+        "minmax (this suite)": {},
+        "raw tanh (reference)": {"reward_scale": "raw"},
+    },
 }
+#: what runs without --only/--groups: the paper's three ablations
+PAPER_GROUPS = ("loss", "sampling", "levels")
+
+
+def resolved_options(opts: dict[str, object], task_levels: int) -> tuple:
+    """A variant's options with defaults dropped, so equal configurations compare equal."""
+    defaults = {**asdict(RatingConfig()), "levels": task_levels}
+    return tuple(sorted((k, v) for k, v in opts.items() if defaults.get(k) != v))
+
+
+def plan(
+    groups: dict[str, dict[str, dict[str, object]]], task_levels: int, out_root: str
+) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, object]]]:
+    """(group, label) -> results directory, and the options of each directory to run once."""
+    labels: dict[tuple[str, str], str] = {}
+    runs: dict[str, dict[str, object]] = {}
+    by_key: dict[tuple, str] = {}
+    for group, variants in groups.items():
+        for label, opts in variants.items():
+            key = resolved_options(opts, task_levels)
+            if key not in by_key:  # else the same configuration as an earlier variant: shared
+                name = label.split(" (")[0].replace(" ", "_").replace(",", "")
+                by_key[key] = str(Path(out_root) / group / name)
+                runs[by_key[key]] = dict(opts)
+            labels[(group, label)] = by_key[key]
+    return labels, runs
 
 
 def main() -> None:
@@ -53,35 +91,39 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--oracle", default="scripted")
     ap.add_argument("--out", default="results/ablations")
-    ap.add_argument("--only", default=None, help="one group: loss | sampling | levels")
+    ap.add_argument("--only", default=None, help="one group: loss | sampling | levels | scale")
+    ap.add_argument("--groups", default=None, help="comma-separated groups (default: the paper's)")
     ap.add_argument("--jobs", type=int, default=None)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="SAC matmuls")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    groups = {args.only: ABLATIONS[args.only]} if args.only else ABLATIONS
+    names = [args.only] if args.only else (args.groups or ",".join(PAPER_GROUPS)).split(",")
+    unknown = [g for g in names if g not in ABLATIONS]
+    if unknown:
+        raise SystemExit(f"unknown ablation group(s) {unknown}; choose from {list(ABLATIONS)}")
+    groups = {g: ABLATIONS[g] for g in names}
 
-    configs, labels = [], {}
-    for group, variants in groups.items():
-        for label, opts in variants.items():
-            out = str(
-                Path(args.out) / group / label.split(" (")[0].replace(" ", "_").replace(",", "")
-            )
-            labels[out] = (group, label)
-            base = RunConfig(
-                task=args.task,
-                method="erl-vlm",
-                seed=0,
-                budget=args.budget,
-                oracle=args.oracle,
-                out_dir=out,
-                method_options=dict(opts),
-                cache_dir=str(Path(args.out) / "cache"),
-            )
-            configs += [replace(base, seed=s) for s in seeds]
+    labels, runs = plan(groups, get_task(args.task).levels, args.out)
+    configs = []
+    for out, opts in runs.items():
+        base = RunConfig(
+            task=args.task,
+            method="erl-vlm",
+            seed=0,
+            budget=args.budget,
+            oracle=args.oracle,
+            out_dir=out,
+            method_options=opts,
+            cache_dir=str(Path(args.out) / "cache"),
+            sac={"precision": args.precision},
+        )
+        configs += [replace(base, seed=s) for s in seeds]
+    print(f"{len(labels)} variants, {len(runs)} distinct configurations x {len(seeds)} seeds")
     outcomes = run_local(configs, jobs=args.jobs)
     failed = [o for o in outcomes if not o.ok]
 
     rows, curves = [], []
-    for out, (group, label) in labels.items():
+    for (group, label), out in labels.items():
         try:
             runs, c = load_runs(out)
         except FileNotFoundError:
@@ -100,7 +142,7 @@ def main() -> None:
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.n} |"
         )
     caption = (
-        f"\nTask {args.task}, budget {args.budget}, oracle {table['oracle'].iloc[0] if len(table) else '?'}"
+        f"\nTask {args.task}, budget {args.budget}, SAC in {args.precision}, oracle {table['oracle'].iloc[0] if len(table) else '?'}"
         f", seeds {seeds}.{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
