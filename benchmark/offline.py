@@ -48,6 +48,7 @@ import torch
 from benchmark.agents.iql import IQL, IQLConfig
 from benchmark.budgets import Budget, get_budget
 from benchmark.feedback import RunnerFeedback
+from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
 from benchmark.results import RunPaths, stack_versions, write_json
@@ -318,10 +319,14 @@ def run_offline(
         )
         os.replace(tmp, paths.checkpoint)
 
+    sinks = MetricSinks(paths.root, cfg.log_sinks, resolved, f"{cfg.task} {cfg.method} s{cfg.seed}")
+
     def evaluate_and_log() -> None:
         with _timed(phases, "eval"):
             sr, ret = evaluate_policy(agent, eval_env, eval_seeds, max_len)
-        paths.append_metrics(metrics_row(sr, ret), METRIC_FIELDS)
+        row = metrics_row(sr, ret)
+        paths.append_metrics(row, METRIC_FIELDS)  # the record; sinks only mirror it
+        sinks.log(row)
         state["metric_rows"] += 1
         state["success_rate"] = sr
         if progress is not None:
@@ -344,6 +349,7 @@ def run_offline(
             with _timed(phases, "checkpoint"):
                 save_checkpoint()
 
+    sinks.close()
     stats = oracle.stats() if hasattr(oracle, "stats") else {}
     wall = time.perf_counter() - t_start
     write_json(paths.cache_stats, {"oracle": getattr(oracle, "name", cfg.oracle), **stats})

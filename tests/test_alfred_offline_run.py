@@ -150,6 +150,11 @@ def test_offline_run_writes_results_and_learns_with_gt_reward(tmp_path) -> None:
     assert m["success_rate"].iloc[-1] >= 0.5 > m["success_rate"].iloc[0]  # expert-light data
     assert not (root / "checkpoint.pt").exists()
     assert run_offline(_cfg(tmp_path, "test-gt"), parts=parts) == root  # done: not rerun
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(root / "tb"))  # mirrored like an online run's
+    tb.Reload()
+    assert [e.step for e in tb.Scalars("success_rate")] == [0, 100, 200, 300]
 
 
 def test_rating_method_rates_whole_trajectories_within_budget(tmp_path) -> None:
