@@ -384,6 +384,12 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     write_json(paths.done, {"final_success_rate": sr, "steps": state["step"], "wall_s": total})
     paths.checkpoint.unlink(missing_ok=True)
     sinks.close()
+    discard = getattr(env.unwrapped, "discard_frames", None)
+    if discard is not None and os.environ.get("VLMBENCH_KEEP_FRAMES") != "1":
+        # a real robot's buffered frames (GBs per long run) were kept for rating and resuming;
+        # the run is done, and the frames the oracle saw are in its cache
+        removed = discard(buffer.snapshots[: buffer.size])
+        log.info("deleted %d robot frame store(s) of the finished run", len(removed))
     env.close()  # a robot env also stops its server; a sweep worker runs many runs
     eval_env.close()
     return paths.root

@@ -424,10 +424,19 @@ def test_robots_file_registers_a_real_task_and_unknown_ones_fail(served, tmp_pat
         get_task("real/no-such-arm")
 
 
-def test_a_short_training_run_goes_through_the_network(tmp_path):
+def test_a_short_training_run_goes_through_the_network(tmp_path, monkeypatch):
     """client -> ZeroMQ -> server subprocess -> MetaWorld -> frames -> oracle -> reward model."""
     from benchmark.runner import RunConfig, run
     from tests.test_record_replay import TINY_BUDGET, TINY_SAC
+
+    kept: list[int] = []
+    discard = RobotEnv.discard_frames
+
+    def count_then_discard(self, snapshots):
+        kept.append(len(self.frames))
+        return discard(self, snapshots)
+
+    monkeypatch.setattr(RobotEnv, "discard_frames", count_then_discard)
 
     cfg = RunConfig(
         task="real/sim-drawer-open",
@@ -448,11 +457,26 @@ def test_a_short_training_run_goes_through_the_network(tmp_path):
     assert metrics["oracle_calls"].iloc[-1] > 0
     resolved = json.loads((root / "config.json").read_text())
     assert "zmq" in json.dumps(resolved)
-    stores = list((tmp_path / "frames").glob("*.frames"))
-    assert len(stores) == 1  # the training env's frames, kept for the oracle
-    kept = len(FrameStore(tmp_path / "frames", _store_id(stores[0])))
-    # one frame per step, plus the one the runner takes after reset to size its buffer
-    assert TINY_BUDGET["total_steps"] <= kept <= TINY_BUDGET["total_steps"] + 1
+    # the training env kept one frame per step for the oracle, plus the one the runner takes
+    # after reset to size its buffer; the finished run deleted them
+    assert len(kept) == 1
+    assert TINY_BUDGET["total_steps"] <= kept[0] <= TINY_BUDGET["total_steps"] + 1
+    assert not list((tmp_path / "frames").glob("*.frames"))
+
+
+def test_a_finished_run_deletes_the_frame_stores_its_buffer_names(tmp_path):
+    frame = np.zeros((8, 8, 3), np.uint8)
+    earlier = FrameStore(tmp_path)  # a killed process's store, named by the resumed buffer
+    snaps = [earlier.put(frame)]
+    earlier.close()
+    unrelated = FrameStore(tmp_path)  # another run's: must survive
+    unrelated.put(frame)
+    unrelated.close()
+    current = FrameStore(tmp_path)
+    snaps.append(current.put(frame))
+    removed = current.delete(np.stack(snaps))
+    assert sorted(removed) == sorted([earlier.path, current.path])
+    assert [p.name for p in tmp_path.glob("*.frames")] == [unrelated.path.name]
 
 
 def _sim_servers() -> list[int]:
@@ -469,11 +493,6 @@ def _sim_servers() -> list[int]:
         if ppid == os.getpid() and b"envs.real_robot.server" in cmdline:
             alive.append(int(proc.name))
     return alive
-
-
-def _store_id(path: Path) -> tuple[int, int]:
-    hexid = path.stem
-    return int(hexid[:12], 16), int(hexid[12:], 16)
 
 
 def test_the_scripted_teacher_is_refused_on_a_real_robot(served, tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import subprocess
 import time
 import uuid
 import weakref
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -273,6 +274,10 @@ class RobotEnv(gym.Env):
 
     def render_snapshot(self, snapshot: np.ndarray, size: int) -> np.ndarray:
         return resize(self.frames.get(snapshot), size)
+
+    def discard_frames(self, snapshots: np.ndarray) -> list[Path]:
+        """Delete the on-disk frames of a finished run (FrameStore.delete)."""
+        return self.frames.delete(snapshots)
 
     # --- safety and cleanup -----------------------------------------------------------------------
     def emergency_stop(self, reason: str = "client request") -> bool:

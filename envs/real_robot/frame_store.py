@@ -123,3 +123,23 @@ class FrameStore:
                 self._fh = None
         for other in self._others.values():
             other.close()
+
+    def delete(self, snapshots: np.ndarray | None = None) -> list[Path]:
+        """Remove this store and every store the snapshots name; returns the files removed.
+
+        For a finished run: its frames were only kept so the oracle could rate them and a
+        resumed run could find them (10-40 KB a step, so GBs per long run). A resumed run's
+        buffer names the stores of its earlier processes too, hence the snapshots.
+        """
+        self.close()
+        ids = {self.id, *self._others}
+        if snapshots is not None and len(snapshots):
+            snap = np.asarray(snapshots, np.float64).reshape(-1, 3)
+            ids |= {(int(a), int(b)) for a, b in np.unique(snap[:, :2], axis=0)}
+        removed = []
+        for sid in ids:
+            path = self.root / f"{sid[0]:012x}{sid[1]:012x}.frames"
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        return removed
