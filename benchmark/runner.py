@@ -287,17 +287,23 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         )
         os.replace(tmp, paths.checkpoint)  # atomic: a kill never leaves half a checkpoint
 
+    # Two envs on one physical robot: an evaluation's reset would cut the training episode short
+    # (RobotEnv reports it as preempted), so there evaluations wait for the episode to end.
+    address = getattr(env.unwrapped, "robot_address", None)
+    one_robot = address is not None and address == getattr(eval_env.unwrapped, "robot_address", 0)
     checkpoint_due = False
     while state["step"] < budget.total_steps:
         step = state["step"]
 
-        if step >= state["next_eval"]:
+        if step >= state["next_eval"] and (state["ep_len"] == 0 or not one_robot):
             with _timed(phases, "eval"):
                 sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
             emit(metrics_row(sr, ret))
             state["metric_rows"] += 1
             state["next_eval"] += budget.eval_every
             checkpoint_due = True
+            if one_robot:  # the evaluation took the robot over; the new episode starts again
+                obs, _ = env.reset(seed=_episode_seed(cfg.seed, state["episode"]))
             if progress is not None:
                 progress(step=step, success=sr, queries=feedback.queries_used)
 

@@ -16,6 +16,7 @@ from envs.spec import TaskSpec
 _TASKS: dict[str, TaskSpec] = {}
 _SUITES: dict[str, list[str]] = {}
 _RESOLVERS: dict[str, Callable[[str], TaskSpec | None]] = {}
+_UNMEMOIZED: set[str] = set()
 
 #: modules that register task families on import; imported on first registry access
 FAMILY_MODULES: tuple[str, ...] = ("envs.metaworld", "envs.alfred", "envs.real_robot")
@@ -39,9 +40,17 @@ def register_suite(name: str, task_names: list[str]) -> None:
     _SUITES[name] = list(task_names)
 
 
-def register_resolver(prefix: str, resolver: Callable[[str], TaskSpec | None]) -> None:
-    """`resolver(full_name)` returns a spec for names under `prefix/`, or None if unknown."""
+def register_resolver(
+    prefix: str, resolver: Callable[[str], TaskSpec | None], memoize: bool = True
+) -> None:
+    """`resolver(full_name)` returns a spec for names under `prefix/`, or None if unknown.
+
+    memoize=False asks again on every lookup, for specs read from a file that can change while
+    a process runs (robots.json).
+    """
     _RESOLVERS[prefix] = resolver
+    if not memoize:
+        _UNMEMOIZED.add(prefix)
 
 
 def _load_families() -> None:
@@ -66,7 +75,8 @@ def get_task(name: str) -> TaskSpec:
     if prefix in _RESOLVERS:
         spec = _RESOLVERS[prefix](name)
         if spec is not None:
-            _TASKS[name] = spec
+            if prefix not in _UNMEMOIZED:
+                _TASKS[name] = spec
             return spec
     known = sorted(set(_TASKS) | set(_SUITES))
     close = difflib.get_close_matches(name, known, n=3)

@@ -569,3 +569,38 @@ def test_train_and_eval_envs_share_one_robot_and_one_button(served, tmp_path, mo
     assert urllib.request.urlopen(url, timeout=2).status == 200  # still up for the other env
     train.close()
     assert train.success.server is None
+
+
+def test_on_one_robot_evaluations_wait_for_the_training_episode_to_end(
+    served, tmp_path, monkeypatch
+):
+    from benchmark.runner import RunConfig, run
+    from tests.test_record_replay import TINY_BUDGET, TINY_SAC
+
+    s = served(PointMassAdapter(frame_size=64))
+    robot = {"address": s.address, "instruction": "touch", "success": "simulator"}
+    (tmp_path / "robots.json").write_text(json.dumps({"one-arm": robot}))
+    monkeypatch.setenv("VLMBENCH_ROBOTS", str(tmp_path / "robots.json"))
+    preempted: list[str] = []
+    original = RobotEnv._preempted
+
+    def spy(self, err):
+        preempted.append(str(err))
+        return original(self, err)
+
+    monkeypatch.setattr(RobotEnv, "_preempted", spy)
+    # evaluations fall due at 100, 200 and 300: mid-episode, since episodes are 90 steps
+    budget = {**TINY_BUDGET, "eval_every": 100, "max_episode_steps": 90}
+    cfg = RunConfig(
+        task="real/one-arm",
+        method="erl-vlm",
+        seed=0,
+        budget="smoke",
+        cache_dir=str(tmp_path / "cache"),
+        out_dir=str(tmp_path / "out"),
+        budget_overrides=budget,
+        sac=dict(TINY_SAC),
+    )
+    metrics = pd.read_csv(run(cfg) / "metrics.csv")
+    assert preempted == []  # no training episode was cut short by an evaluation's reset
+    assert list(metrics["step"]) == [0, 180, 270, 360]  # the next boundaries; 360 is the end

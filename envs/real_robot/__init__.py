@@ -11,7 +11,7 @@ from envs.real_robot.success import DetectorSuccess, HumanSuccess, SimulatorSucc
 from envs.real_robot.tasks import resolve
 from envs.registry import register_resolver, register_suite
 
-register_resolver("real", resolve)
+register_resolver("real", resolve, memoize=False)  # robots.json may be edited
 register_suite("real", ["real/sim-drawer-open"])
 
 __all__ = [

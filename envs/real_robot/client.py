@@ -166,6 +166,8 @@ class RobotEnv(gym.Env):
         process: subprocess.Popen | None = None,
     ) -> None:
         self.client = RobotClient(address, timeout_s, retries)
+        #: where the robot is; two envs with the same address drive one physical robot
+        self.robot_address = address
         self.process = process
         hello, _ = self.client.request("hello")
         self.caps = Capabilities.from_wire(hello["capabilities"])
