@@ -9,9 +9,10 @@ Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, 
 (SACConfig.precision) and SB3, timed in interleaved blocks so a load change hits all three alike.
 
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000            # speed only
-    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000 --precision bf16
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000 --impls ours-fp32,ours-bf16,sb3
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --update-only --threads 1
-    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2 \
+        --impls ours-fp32,ours-bf16,sb3
 """
 
 from __future__ import annotations
@@ -188,6 +189,9 @@ def update_only(threads: int, rounds: int, block: int) -> None:
     print(f"\n{rounds} interleaved rounds of {block} updates each")
 
 
+IMPLS = ("ours-fp32", "ours-bf16", "sb3")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3000)
@@ -195,7 +199,9 @@ def main() -> None:
     ap.add_argument("--learn", action="store_true", help="also report success curves")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="results/bench_sac_vs_sb3")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="ours only")
+    ap.add_argument(
+        "--impls", default="ours-fp32,sb3", help=f"comma-separated, from {', '.join(IMPLS)}"
+    )
     ap.add_argument("--update-only", action="store_true", help="interleaved update timing")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--block", type=int, default=10)
@@ -203,56 +209,62 @@ def main() -> None:
     if args.update_only:
         update_only(args.threads, args.rounds, args.block)
         return
+    impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+    if not impls or set(impls) - set(IMPLS):
+        raise SystemExit(f"--impls takes names from {IMPLS}, got {args.impls!r}")
     seeds = [int(s) for s in args.seeds.split(",")]
     eval_every = max(1000, args.steps // 10) if args.learn else 10**9
     eval_eps = 5 if args.learn else 1
     max_len = get_budget("short").max_episode_steps or 500
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows = []  # one per (implementation, seed)
     for seed in seeds:
-        phases, ours_curve = ours_run(
-            seed,
-            args.steps,
-            eval_every,
-            eval_eps,
-            max_len,
-            args.threads,
-            f"{args.out}/ours_{time.time_ns()}",
-            args.precision,
+        for impl in impls:  # one after another in this process, so load changes hit all alike
+            if impl == "sb3":
+                wall, curve = sb3_run(seed, args.steps, eval_every, eval_eps, max_len, args.threads)
+                train_s = wall  # includes its evaluations (none in speed mode)
+            else:
+                phases, curve = ours_run(
+                    seed,
+                    args.steps,
+                    eval_every,
+                    eval_eps,
+                    max_len,
+                    args.threads,
+                    f"{args.out}/{impl}_{time.time_ns()}",
+                    impl.removeprefix("ours-"),
+                )
+                train_s = phases["total_s"] - phases.get("eval", 0.0)
+            rows.append(
+                {
+                    "impl": impl,
+                    "seed": seed,
+                    "steps_per_s": args.steps / train_s,
+                    "final": curve[-1][1],
+                    "curve": curve,
+                }
+            )
+            print(
+                f"seed {seed} {impl}: {rows[-1]['steps_per_s']:.1f} env steps/s, "
+                f"final success {rows[-1]['final']:.2f}"
+            )
+    table = {
+        impl: (
+            np.mean([r["steps_per_s"] for r in rows if r["impl"] == impl]),
+            np.mean([r["final"] for r in rows if r["impl"] == impl]),
         )
-        ours_train = phases["total_s"] - phases.get("eval", 0.0)
-        sb3_wall, sb3_curve = sb3_run(seed, args.steps, eval_every, eval_eps, max_len, args.threads)
-        sb3_eval = 0.0  # SB3's wall includes its evaluations; they are 0 episodes in speed mode
-        rows.append(
-            {
-                "seed": seed,
-                "ours_steps_per_s": args.steps / ours_train,
-                "sb3_steps_per_s": args.steps / (sb3_wall - sb3_eval),
-                "ours_final": ours_curve[-1][1],
-                "sb3_final": sb3_curve[-1][1],
-                "ours_curve": ours_curve,
-                "sb3_curve": sb3_curve,
-                "ours_phases": phases,
-            }
-        )
-        r = rows[-1]
-        print(
-            f"seed {seed}: ours {r['ours_steps_per_s']:.1f} steps/s, SB3 {r['sb3_steps_per_s']:.1f} "
-            f"steps/s, ratio {r['ours_steps_per_s'] / r['sb3_steps_per_s']:.2f}; "
-            f"final success ours {r['ours_final']:.2f} vs SB3 {r['sb3_final']:.2f}"
-        )
-    ours = np.mean([r["ours_steps_per_s"] for r in rows])
-    sb3 = np.mean([r["sb3_steps_per_s"] for r in rows])
+        for impl in impls
+    }
+    ref = table["sb3"][0] if "sb3" in table else None
     print(
-        "\n| implementation | env steps/s (1 update/step, batch 512, 3x256) | final success (mean) |"
+        "\n| implementation | env steps/s (1 update/step, batch 512, 3x256) | vs SB3 "
+        "| final success (mean) |"
     )
-    print("|---|---|---|")
-    print(f"| this suite's SAC | {ours:.1f} | {np.mean([r['ours_final'] for r in rows]):.2f} |")
-    print(f"| stable-baselines3 SAC | {sb3:.1f} | {np.mean([r['sb3_final'] for r in rows]):.2f} |")
-    print(
-        f"\nspeed ratio (ours / SB3): {ours / sb3:.2f}  (steps={args.steps}, seeds={seeds}, "
-        f"threads={args.threads}, ours in {args.precision})"
-    )
+    print("|---|---|---|---|")
+    for impl, (rate, final) in table.items():
+        ratio = f"{rate / ref:.2f}x" if ref else "-"
+        print(f"| {impl} | {rate:.1f} | {ratio} | {final:.2f} |")
+    print(f"\n(steps={args.steps}, seeds={seeds}, threads={args.threads})")
     (Path(args.out) / "bench.json").write_text(json.dumps(rows, indent=1, default=float))
     if args.learn:
         import matplotlib
@@ -261,10 +273,11 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for key, label in (("ours_curve", "this suite"), ("sb3_curve", "SB3")):
-            xs = [s for s, _ in rows[0][key]]
-            ys = np.mean([[v for _, v in r[key]] for r in rows], axis=0)
-            ax.plot(xs, ys, label=f"{label} (n={len(rows)})")
+        for impl in impls:
+            curves = [r["curve"] for r in rows if r["impl"] == impl]
+            xs = [s for s, _ in curves[0]]
+            ys = np.mean([[v for _, v in c] for c in curves], axis=0)
+            ax.plot(xs, ys, label=f"{impl} (n={len(curves)})")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("success rate")
         ax.set_title(f"{TASK}, dense env reward")
