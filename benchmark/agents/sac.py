@@ -9,7 +9,7 @@ temperature 0.1, critic target updated every 2 steps, actor every step.
 `precision="bf16"` (off by default) runs the hidden layers' matmuls under CPU autocast to
 bfloat16, the CPU's analogue of TF32 on GPUs: weights, Adam and the losses stay fp32, and the
 output layers (Q-values, the policy's mean and log-std) run in fp32 so a Q of several hundred
-keeps its low bits. On CPUs with AVX512-BF16 or AMX the update is about 1.8x faster than fp32
+keeps its low bits. On CPUs with AVX512-BF16 or AMX the update is 1.6-1.8x faster than fp32
 (benchmarks/bench_sac_vs_sb3.py). fp32 stays the default until learning parity with fp32 and
 SB3 is shown over seeds: the fp32 path is unchanged by the switch.
 """
