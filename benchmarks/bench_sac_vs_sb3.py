@@ -13,6 +13,10 @@ Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, 
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --update-only --threads 1
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2 \
         --impls ours-fp32,ours-bf16,sb3
+
+Each finished (implementation, seed) is appended to `<out>/rows.jsonl`, so the runs can be split
+across processes with the same --out (say one seed each) and a rerun skips what is done;
+`--report-only` then prints the table and draws the curves from everything recorded.
 """
 
 from __future__ import annotations
@@ -73,15 +77,15 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     class Eval(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % eval_every == 0:
-                sr, _ = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes, max_len)
-                curve.append((self.num_timesteps, sr))
+                sr, ret = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes, max_len)
+                curve.append((self.num_timesteps, sr, ret))
             return True
 
     t0 = time.perf_counter()
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - t0
-    sr, _ = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
-    curve.append((steps, sr))
+    sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
+    curve.append((steps, sr, ret))
     return wall, curve
 
 
@@ -118,7 +122,7 @@ def ours_run(
     import pandas as pd
 
     m = pd.read_csv(root / "metrics.csv")
-    return phases, list(zip(m["step"], m["success_rate"], strict=True))
+    return phases, list(zip(m["step"], m["success_rate"], m["eval_return"], strict=True))
 
 
 def update_only(threads: int, rounds: int, block: int) -> None:
@@ -205,6 +209,11 @@ def main() -> None:
     ap.add_argument("--update-only", action="store_true", help="interleaved update timing")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--block", type=int, default=10)
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no runs: table and plot from the runs already recorded in --out",
+    )
     args = ap.parse_args()
     if args.update_only:
         update_only(args.threads, args.rounds, args.block)
@@ -212,14 +221,21 @@ def main() -> None:
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     if not impls or set(impls) - set(IMPLS):
         raise SystemExit(f"--impls takes names from {IMPLS}, got {args.impls!r}")
+    out = Path(args.out)
+    if args.report_only:
+        report(load_rows(out), args.learn, out)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     eval_every = max(1000, args.steps // 10) if args.learn else 10**9
     eval_eps = 5 if args.learn else 1
     max_len = get_budget("short").max_episode_steps or 500
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    rows = []  # one per (implementation, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {(r["impl"], r["seed"], r["steps"], r["learn"]) for r in load_rows(out)}
     for seed in seeds:
         for impl in impls:  # one after another in this process, so load changes hit all alike
+            if (impl, seed, args.steps, args.learn) in done:
+                print(f"seed {seed} {impl}: already in {out / ROWS}, skipped")
+                continue
             if impl == "sb3":
                 wall, curve = sb3_run(seed, args.steps, eval_every, eval_eps, max_len, args.threads)
                 train_s = wall  # includes its evaluations (none in speed mode)
@@ -231,60 +247,96 @@ def main() -> None:
                     eval_eps,
                     max_len,
                     args.threads,
-                    f"{args.out}/{impl}_{time.time_ns()}",
+                    # a stable directory per implementation: a killed run resumes from its
+                    # checkpoint when this command is run again
+                    str(out / f"{impl}_{args.steps}{'_learn' if args.learn else ''}"),
                     impl.removeprefix("ours-"),
                 )
                 train_s = phases["total_s"] - phases.get("eval", 0.0)
-            rows.append(
-                {
-                    "impl": impl,
-                    "seed": seed,
-                    "steps_per_s": args.steps / train_s,
-                    "final": curve[-1][1],
-                    "curve": curve,
-                }
-            )
+            row = {
+                "impl": impl,
+                "seed": seed,
+                "steps": args.steps,
+                "learn": args.learn,
+                "threads": args.threads,
+                "steps_per_s": args.steps / train_s,
+                "final": curve[-1][1],
+                "final_return": curve[-1][2],
+                "curve": curve,
+            }
+            with (out / ROWS).open("a") as f:  # one line per finished run: nothing lost on a kill
+                f.write(json.dumps(row, default=float) + "\n")
             print(
-                f"seed {seed} {impl}: {rows[-1]['steps_per_s']:.1f} env steps/s, "
-                f"final success {rows[-1]['final']:.2f}"
+                f"seed {seed} {impl}: {row['steps_per_s']:.1f} env steps/s, "
+                f"final success {row['final']:.2f}, final return {row['final_return']:.0f}"
             )
-    table = {
-        impl: (
-            np.mean([r["steps_per_s"] for r in rows if r["impl"] == impl]),
-            np.mean([r["final"] for r in rows if r["impl"] == impl]),
-        )
-        for impl in impls
-    }
-    ref = table["sb3"][0] if "sb3" in table else None
+    report(load_rows(out), args.learn, out)
+
+
+ROWS = "rows.jsonl"
+
+
+def load_rows(out: Path) -> list[dict]:
+    """Every finished run recorded under `out` (several processes may append to the same file)."""
+    path = out / ROWS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def report(rows: list[dict], learn: bool, out: Path) -> None:
+    """Table of speed and final success/return per implementation (+ curves with --learn)."""
+    rows = [r for r in rows if r["learn"] == learn]
+    if not rows:
+        raise SystemExit(f"no {'--learn ' if learn else ''}runs recorded in {out / ROWS}")
+    impls = [i for i in IMPLS if any(r["impl"] == i for r in rows)]
+    by = {i: [r for r in rows if r["impl"] == i] for i in impls}
+    ref = np.mean([r["steps_per_s"] for r in by["sb3"]]) if "sb3" in by else None
     print(
-        "\n| implementation | env steps/s (1 update/step, batch 512, 3x256) | vs SB3 "
-        "| final success (mean) |"
+        "\n| implementation | seeds | env steps/s (1 update/step, batch 512, 3x256) | vs SB3 "
+        "| final success (mean ± std) | final eval return (mean ± std) |"
     )
-    print("|---|---|---|---|")
-    for impl, (rate, final) in table.items():
+    print("|---|---|---|---|---|---|")
+    for impl, rs in by.items():
+        rate = np.mean([r["steps_per_s"] for r in rs])
         ratio = f"{rate / ref:.2f}x" if ref else "-"
-        print(f"| {impl} | {rate:.1f} | {ratio} | {final:.2f} |")
-    print(f"\n(steps={args.steps}, seeds={seeds}, threads={args.threads})")
-    (Path(args.out) / "bench.json").write_text(json.dumps(rows, indent=1, default=float))
-    if args.learn:
-        import matplotlib
+        fin = [r["final"] for r in rs]
+        ret = [r.get("final_return", np.nan) for r in rs]
+        seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
+        print(
+            f"| {impl} | {seeds} | {rate:.1f} | {ratio} | {np.mean(fin):.2f} ± {np.std(fin):.2f} "
+            f"| {np.mean(ret):.0f} ± {np.std(ret):.0f} |"
+        )
+    steps = sorted({r["steps"] for r in rows})
+    print(f"\n(steps={steps}, threads={sorted({r['threads'] for r in rows})})")
+    (out / "bench.json").write_text(json.dumps(rows, indent=1, default=float))
+    if not learn:
+        return
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for impl in impls:
-            curves = [r["curve"] for r in rows if r["impl"] == impl]
-            xs = [s for s, _ in curves[0]]
-            ys = np.mean([[v for _, v in c] for c in curves], axis=0)
-            ax.plot(xs, ys, label=f"{impl} (n={len(curves)})")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for k, impl in enumerate(impls):
+        color = f"C{k}"
+        for panel, (ax, col) in enumerate(zip(axes, (1, 2), strict=True)):
+            curves = [np.asarray(r["curve"], dtype=float) for r in by[impl]]
+            for c in curves:  # each seed faint, the mean bold
+                ax.plot(c[:, 0], c[:, col], color=color, alpha=0.25, lw=0.8)
+            n = min(len(c) for c in curves)
+            mean = np.mean([c[-n:, col] for c in curves], axis=0)
+            label = f"{impl} (n={len(curves)})" if panel == 0 else None
+            ax.plot(curves[0][-n:, 0], mean, color=color, lw=2, label=label)
+    axes[0].set_ylabel("success rate")
+    axes[1].set_ylabel("eval return (dense env reward)")
+    for ax in axes:
         ax.set_xlabel("environment steps")
-        ax.set_ylabel("success rate")
-        ax.set_title(f"{TASK}, dense env reward")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(Path(args.out) / "sac_vs_sb3.png", dpi=120)
-        print(f"plot: {Path(args.out) / 'sac_vs_sb3.png'}")
+    axes[0].legend()
+    fig.suptitle(f"{TASK}: ours vs SB3 SAC, dense env reward (faint: seeds, bold: mean)")
+    fig.tight_layout()
+    fig.savefig(out / "sac_vs_sb3.png", dpi=120)
+    print(f"plot: {out / 'sac_vs_sb3.png'}")
 
 
 if __name__ == "__main__":
