@@ -53,6 +53,7 @@ from benchmark.methods.base import RewardMethod
 from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
 from benchmark.results import RunPaths, stack_versions, write_json
 from benchmark.runner import METRIC_FIELDS, RunConfig, _timed, build_method
+from benchmark.stats import reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
 
@@ -267,7 +268,7 @@ def run_offline(
         feedback.queries_used = ckpt["queries_used"]
         state.update(ckpt["state"])
         phases.update(ckpt["phases"])
-        paths.truncate_metrics(state["metric_rows"])
+        paths.truncate_metrics(state["metric_rows"], METRIC_FIELDS)
         log.info("resumed %s at update %d", paths.root, state["updates"])
     t_start = time.perf_counter() - state["wall_offset"]
 
@@ -278,6 +279,8 @@ def run_offline(
         with _timed(phases, "relabel"):
             state["relabel"] = relabel(method, data)
         state["labelled"] = True
+    # from the rewards IQL trains on (restored from the checkpoint on a resume)
+    alignment = reward_alignment(data.rewards, data.privileged["progress"])
     resolved["relabel"] = state["relabel"]
     write_json(paths.config, resolved)
 
@@ -296,6 +299,8 @@ def run_offline(
             "oracle_misses": stats.get("misses", 0),
             "oracle_calls": stats.get("provider_calls", 0),
             "reward_loss": state["reward_loss"],
+            # privileged, for the log only: no method ever sees progress
+            "reward_alignment": alignment,
             "wall_s": round(time.perf_counter() - t_start, 3),
         }
 

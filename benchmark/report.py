@@ -49,6 +49,10 @@ def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "oracle": cfg["oracle"]["name"],
             "final_success": float(m["success_rate"].iloc[-1]),
             "final_return": float(m["eval_return"].iloc[-1]),
+            # runs recorded before the column existed have none
+            "final_alignment": float(m["reward_alignment"].iloc[-1])
+            if "reward_alignment" in m
+            else float("nan"),
             "queries": int(m["queries"].iloc[-1]),
             "steps": int(m["step"].iloc[-1]),
             "wall_s": float(phases.get("total_s", m["wall_s"].iloc[-1])),

@@ -60,19 +60,24 @@ class RunPaths:
             f.flush()
             os.fsync(f.fileno())
 
-    def truncate_metrics(self, n_rows: int) -> None:
-        """On resume, keep the first `n_rows` rows: later ones will be produced again."""
+    def truncate_metrics(self, n_rows: int, fields: list[str] | None = None) -> None:
+        """On resume, keep the first `n_rows` rows: later ones will be produced again.
+
+        With `fields`, the header becomes those columns (plus any older ones), so a run begun
+        before a metric was added resumes into one well-formed CSV, the new column empty above.
+        """
         if not self.metrics.exists():
             return
         with self.metrics.open(newline="") as f:
             rows = list(csv.DictReader(f))
-            fields = list(rows[0].keys()) if rows else []
-        if not fields:
+            old = list(rows[0].keys()) if rows else []
+        if not old:
             return
+        header = [*fields, *(c for c in old if c not in fields)] if fields else old
         kept = rows[:n_rows]
         tmp = self.metrics.with_suffix(".tmp")
         with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
+            writer = csv.DictWriter(f, fieldnames=header)
             writer.writeheader()
             writer.writerows(kept)
         os.replace(tmp, self.metrics)

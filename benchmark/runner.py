@@ -30,6 +30,7 @@ from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
 from benchmark.results import RunPaths, stack_versions, write_json
+from benchmark.stats import reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
 
@@ -52,6 +53,7 @@ METRIC_FIELDS = [
     "oracle_misses",
     "oracle_calls",
     "reward_loss",
+    "reward_alignment",  # stats.reward_alignment of the training reward over the labelled data
     "wall_s",
 ]
 
@@ -230,7 +232,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         entropy.load_state_dict(ckpt["entropy"])
         state.update(ckpt["state"])
         phases.update(ckpt["phases"])
-        paths.truncate_metrics(state["metric_rows"])
+        paths.truncate_metrics(state["metric_rows"], METRIC_FIELDS)
         obs, _ = env.reset(seed=_episode_seed(cfg.seed, state["episode"]))
         log.info("resumed %s at step %d", paths.root, state["step"])
     t_start = time.perf_counter() - state["wall_offset"]
@@ -265,6 +267,10 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
             "oracle_misses": stats.get("misses", 0),
             "oracle_calls": stats.get("provider_calls", 0),
             "reward_loss": state["reward_loss"],
+            # privileged, for the log only: no method ever sees progress
+            "reward_alignment": reward_alignment(
+                buffer.rewards[: buffer.labelled], buffer.progress[: buffer.labelled]
+            ),
             "wall_s": round(time.perf_counter() - t_start, 3),
         }
 

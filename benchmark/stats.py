@@ -67,3 +67,19 @@ def summarize(values: np.ndarray, seed: int = 0) -> dict[str, float]:
         "ci_high": hi,
         "n": int(len(v)),
     }
+
+
+def reward_alignment(reward: np.ndarray, progress: np.ndarray) -> float:
+    """Spearman rank correlation between a reward and the privileged task progress.
+
+    A diagnostic of the reward the agent trains on, logged with every evaluation: it says whether
+    a learned reward orders states the way the task does, which a success rate of zero early in a
+    short run cannot. Ranks, because a learned reward is only defined up to a monotone map.
+    NaN while either side is constant (say before the first labels), when nothing can be said.
+    """
+    from scipy.stats import spearmanr
+
+    r, p = np.asarray(reward, float).ravel(), np.asarray(progress, float).ravel()
+    if r.size < 3 or np.ptp(r) == 0 or np.ptp(p) == 0:
+        return float("nan")
+    return float(spearmanr(r, p).statistic)

@@ -129,21 +129,35 @@ def main() -> None:
         except FileNotFoundError:
             continue
         s = summarize(runs["final_success"].to_numpy())
-        rows.append({"group": group, "variant": label, **s, "oracle": runs["oracle"].iloc[0]})
+        rows.append(
+            {
+                "group": group,
+                "variant": label,
+                **s,
+                "ret": runs["final_return"].mean(),
+                "ret_std": runs["final_return"].std(ddof=1) if len(runs) > 1 else 0.0,
+                "alignment": runs["final_alignment"].mean(),
+                "oracle": runs["oracle"].iloc[0],
+            }
+        )
         curves.append(c.assign(group=group, variant=label))
     table = pd.DataFrame(rows)
     md = [
-        "| group | variant | final success (mean ± std) | 95% CI | seeds |",
-        "|---|---|---|---|---|",
+        "| group | variant | final success (mean ± std) | 95% CI | final eval return "
+        "| reward alignment | seeds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
         md.append(
             f"| {r.group} | {r.variant} | {r.mean:.2f} ± {r.std:.2f} | "
-            f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.n} |"
+            f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.ret:.0f} ± {r.ret_std:.0f} | {r.alignment:.2f} | {r.n} |"
         )
     caption = (
         f"\nTask {args.task}, budget {args.budget}, SAC in {args.precision}, oracle {table['oracle'].iloc[0] if len(table) else '?'}"
         f", seeds {seeds}.{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
+        "Reward alignment: Spearman rank correlation between the learned reward and the "
+        "privileged task progress over the replay buffer at the end of the run (mean over "
+        "seeds); it shows the reward model's quality when success rates are all zero.\n"
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "ablations.md").write_text("\n".join(md) + "\n" + caption)
@@ -151,16 +165,23 @@ def main() -> None:
 
     if curves:
         allc = pd.concat(curves)
-        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
-        for ax, group in zip(axes[0], groups, strict=True):
-            for label, g in allc[allc["group"] == group].groupby("variant", sort=False):
-                mean = g.groupby("step")["success_rate"].mean()
-                ax.plot(mean.index, mean.values, label=label)
-            ax.set_title(f"{group} ({args.task})")
-            ax.set_xlabel("environment steps")
-            ax.set_ylabel("success rate")
-            ax.set_ylim(-0.05, 1.05)
-            ax.legend(fontsize=8)
+        has_alignment = "reward_alignment" in allc
+        panels = [("success_rate", "success rate")]
+        if has_alignment:  # a second row: whether each reward model orders states as the task does
+            panels.append(("reward_alignment", "reward alignment (Spearman)"))
+        fig, axes = plt.subplots(
+            len(panels), len(groups), figsize=(5 * len(groups), 3.3 * len(panels)), squeeze=False
+        )
+        for row, (col, ylabel) in enumerate(panels):
+            for ax, group in zip(axes[row], groups, strict=True):
+                for label, g in allc[allc["group"] == group].groupby("variant", sort=False):
+                    mean = g.groupby("step")[col].mean()
+                    ax.plot(mean.index, mean.values, label=label)
+                ax.set_title(f"{group} ({args.task})")
+                ax.set_xlabel("environment steps")
+                ax.set_ylabel(ylabel)
+                ax.set_ylim(-0.05 if col == "success_rate" else -1.05, 1.05)
+                ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(Path(args.out) / "ablations.png", dpi=120)
         print(f"plot: {Path(args.out) / 'ablations.png'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,6 +32,7 @@ LEARNING_COLUMNS = [
     "train_success",
     "queries",
     "reward_loss",
+    "reward_alignment",
 ]
 
 
@@ -96,3 +98,10 @@ def test_resolved_config_names_the_oracle(recorded):
     text = next(cfg).read_text()
     assert '"provider": "scripted"' in text
     assert dataclasses.asdict(_config(tmp_path, "record", "x"))["budget"] == "smoke"
+
+
+def test_reward_alignment_is_logged_once_there_are_learned_rewards(recorded):
+    _, rec = recorded
+    assert np.isnan(rec["reward_alignment"].iloc[0])  # step 0: nothing labelled yet
+    last = rec["reward_alignment"].iloc[-1]
+    assert np.isfinite(last) and -1.0 <= last <= 1.0

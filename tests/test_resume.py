@@ -68,3 +68,22 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
     resumed = pd.read_csv(run(replace(cfg)) / "metrics.csv")
     pd.testing.assert_frame_equal(unbroken[LEARNING_COLUMNS], resumed[LEARNING_COLUMNS])
     assert run(replace(cfg)) == paths.root  # a finished run is not rerun
+
+
+def test_resume_upgrades_an_older_metrics_header(tmp_path):
+    """A run begun before a metric existed resumes into one CSV that pandas reads whole."""
+    paths = RunPaths.for_run(str(tmp_path), "metaworld/drawer-open", "erl-vlm", 0)
+    paths.root.mkdir(parents=True)
+    old = ["step", "success_rate", "wall_s"]
+    for step in (0, 10, 20):  # the third row was written after the checkpoint: dropped
+        paths.append_metrics({"step": step, "success_rate": 0.5, "wall_s": 1.0}, old)
+    new = ["step", "success_rate", "reward_alignment", "wall_s"]
+    paths.truncate_metrics(2, new)
+    paths.append_metrics(
+        {"step": 20, "success_rate": 1.0, "reward_alignment": 0.25, "wall_s": 2.0}, new
+    )
+    m = pd.read_csv(paths.metrics)
+    assert list(m.columns) == new
+    assert m["step"].tolist() == [0, 10, 20]
+    assert m["reward_alignment"].isna().tolist() == [True, True, False]
+    assert m["success_rate"].tolist() == [0.5, 0.5, 1.0]

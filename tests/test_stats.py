@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from benchmark.stats import iqm, probability_of_improvement, stratified_bootstrap_ci, summarize
+from benchmark.stats import (
+    iqm,
+    probability_of_improvement,
+    reward_alignment,
+    stratified_bootstrap_ci,
+    summarize,
+)
 
 
 def test_iqm_is_mean_of_middle_half():
@@ -46,3 +52,21 @@ def test_summarize_uses_sample_std():
     assert s["mean"] == 0.5
     assert s["std"] == pytest.approx(np.sqrt(0.5))
     assert s["n"] == 2
+
+
+def test_reward_alignment_is_spearman_with_average_ranks_for_ties():
+    # ranks: reward 1,2,3; progress 1.5,1.5,3 -> centred (-1,0,1) and (-.5,-.5,1)
+    # -> 1.5 / (sqrt(2) * sqrt(1.5)) = sqrt(3)/2
+    assert reward_alignment(np.array([0.1, 0.5, 0.9]), np.array([0.0, 0.0, 1.0])) == pytest.approx(
+        np.sqrt(3) / 2
+    )
+    # a monotone map of the progress is perfectly aligned; reversed, perfectly anti-aligned
+    p = np.array([0.0, 0.2, 0.3, 0.9])
+    assert reward_alignment(np.exp(p), p) == pytest.approx(1.0)
+    assert reward_alignment(-(p**3), p) == pytest.approx(-1.0)
+
+
+def test_reward_alignment_is_nan_when_nothing_can_be_said():
+    assert np.isnan(reward_alignment(np.zeros(5), np.arange(5.0)))  # unlabelled (constant)
+    assert np.isnan(reward_alignment(np.arange(5.0), np.ones(5)))  # no progress anywhere
+    assert np.isnan(reward_alignment(np.arange(2.0), np.arange(2.0)))  # too few points
