@@ -95,6 +95,11 @@ def main() -> None:
     ap.add_argument("--groups", default=None, help="comma-separated groups (default: the paper's)")
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="SAC matmuls")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: the table and plot from the runs finished so far",
+    )
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = [args.only] if args.only else (args.groups or ",".join(PAPER_GROUPS)).split(",")
@@ -104,9 +109,8 @@ def main() -> None:
     groups = {g: ABLATIONS[g] for g in names}
 
     labels, runs = plan(groups, get_task(args.task).levels, args.out)
-    configs = []
-    for out, opts in runs.items():
-        base = RunConfig(
+    bases = [
+        RunConfig(
             task=args.task,
             method="erl-vlm",
             seed=0,
@@ -117,10 +121,17 @@ def main() -> None:
             cache_dir=str(Path(args.out) / "cache"),
             sac={"precision": args.precision},
         )
-        configs += [replace(base, seed=s) for s in seeds]
+        for out, opts in runs.items()
+    ]
+    # seed-major: every variant's first seed before any second seed, so a sweep stopped part-way
+    # (they take hours on a laptop; rerunning resumes it) already holds a complete one-seed table
+    configs = [replace(base, seed=s) for s in seeds for base in bases]
     print(f"{len(labels)} variants, {len(runs)} distinct configurations x {len(seeds)} seeds")
-    outcomes = run_local(configs, jobs=args.jobs)
-    failed = [o for o in outcomes if not o.ok]
+    if args.report_only:
+        failed = []
+    else:
+        outcomes = run_local(configs, jobs=args.jobs)
+        failed = [o for o in outcomes if not o.ok]
 
     rows, curves = [], []
     for (group, label), out in labels.items():
@@ -154,7 +165,7 @@ def main() -> None:
         )
     caption = (
         f"\nTask {args.task}, budget {args.budget}, SAC in {args.precision}, oracle {table['oracle'].iloc[0] if len(table) else '?'}"
-        f", seeds {seeds}.{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
+        f", seeds {seeds} (the table counts the finished ones).{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
         "Reward alignment: Spearman rank correlation between the learned reward and the "
         "privileged task progress over the replay buffer at the end of the run (mean over "
         "seeds); it shows the reward model's quality when success rates are all zero.\n"
