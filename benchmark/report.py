@@ -47,6 +47,7 @@ def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "seed": cfg["run"]["seed"],
             "budget": cfg["budget"]["name"],
             "oracle": cfg["oracle"]["name"],
+            "sac_precision": cfg.get("sac", {}).get("precision", "fp32"),
             "final_success": float(m["success_rate"].iloc[-1]),
             "final_return": float(m["eval_return"].iloc[-1]),
             # runs recorded before the column existed have none

@@ -149,6 +149,8 @@ def main() -> None:
                 "ret_std": runs["final_return"].std(ddof=1) if len(runs) > 1 else 0.0,
                 "alignment": runs["final_alignment"].mean(),
                 "oracle": runs["oracle"].iloc[0],
+                "precision": "/".join(sorted(set(runs["sac_precision"]))),
+                "budget": "/".join(sorted(set(runs["budget"]))),
             }
         )
         curves.append(c.assign(group=group, variant=label))
@@ -163,8 +165,12 @@ def main() -> None:
             f"| {r.group} | {r.variant} | {r.mean:.2f} ± {r.std:.2f} | "
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.ret:.0f} ± {r.ret_std:.0f} | {r.alignment:.2f} | {r.n} |"
         )
+    # from the runs themselves, so --report-only cannot mislabel them
+    precision = "/".join(sorted(set(table["precision"]))) if len(table) else args.precision
+    oracle = "/".join(sorted(set(table["oracle"]))) if len(table) else "?"
+    budget = "/".join(sorted(set(table["budget"]))) if len(table) else args.budget
     caption = (
-        f"\nTask {args.task}, budget {args.budget}, SAC in {args.precision}, oracle {table['oracle'].iloc[0] if len(table) else '?'}"
+        f"\nTask {args.task}, budget {budget}, SAC in {precision}, oracle {oracle}"
         f", seeds {seeds} (the table counts the finished ones).{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
         "Reward alignment: Spearman rank correlation between the learned reward and the "
         "privileged task progress over the replay buffer at the end of the run (mean over "
