@@ -84,8 +84,9 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     t0 = time.perf_counter()
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - t0
-    sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
-    curve.append((steps, sr, ret))
+    if not curve or curve[-1][0] != steps:  # the callback has not just evaluated the end
+        sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
+        curve.append((steps, sr, ret))
     return wall, curve
 
 
@@ -284,6 +285,12 @@ def load_rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _by_step(curve: list) -> np.ndarray:
+    """A curve as an array with one row per step (the last evaluation at a step wins)."""
+    last = {int(point[0]): point for point in curve}
+    return np.asarray([last[k] for k in sorted(last)], dtype=float)
+
+
 def report(rows: list[dict], learn: bool, out: Path) -> None:
     """Table of speed and final success/return per implementation (+ curves with --learn)."""
     rows = [r for r in rows if r["learn"] == learn]
@@ -321,7 +328,7 @@ def report(rows: list[dict], learn: bool, out: Path) -> None:
     for k, impl in enumerate(impls):
         color = f"C{k}"
         for panel, (ax, col) in enumerate(zip(axes, (1, 2), strict=True)):
-            curves = [np.asarray(r["curve"], dtype=float) for r in by[impl]]
+            curves = [_by_step(r["curve"]) for r in by[impl]]
             for c in curves:  # each seed faint, the mean bold
                 ax.plot(c[:, 0], c[:, col], color=color, alpha=0.25, lw=0.8)
             n = min(len(c) for c in curves)
