@@ -336,6 +336,7 @@ def report(rows: list[dict], learn: bool, out: Path) -> None:
             label = f"{impl} (n={len(curves)})" if panel == 0 else None
             ax.plot(curves[0][-n:, 0], mean, color=color, lw=2, label=label)
     axes[0].set_ylabel("success rate")
+    axes[0].set_ylim(-0.03, 1.03)  # the whole scale, so a single 1-in-5 success looks its size
     axes[1].set_ylabel("eval return (dense env reward)")
     for ax in axes:
         ax.set_xlabel("environment steps")
