@@ -53,7 +53,7 @@ from benchmark.methods.base import RewardMethod
 from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
 from benchmark.results import RunPaths, stack_versions, write_json
 from benchmark.runner import METRIC_FIELDS, RunConfig, _timed, build_method
-from benchmark.stats import reward_alignment
+from benchmark.stats import progress_levels, reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
 
@@ -280,7 +280,10 @@ def run_offline(
             state["relabel"] = relabel(method, data)
         state["labelled"] = True
     # from the rewards IQL trains on (restored from the checkpoint on a resume)
-    alignment = reward_alignment(data.rewards, data.privileged["progress"])
+    alignment = reward_alignment(
+        data.rewards,
+        progress_levels(data.privileged["progress"], data.privileged["success"], task.levels),
+    )
     resolved["relabel"] = state["relabel"]
     write_json(paths.config, resolved)
 

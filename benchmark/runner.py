@@ -30,7 +30,7 @@ from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
 from benchmark.results import RunPaths, stack_versions, write_json
-from benchmark.stats import reward_alignment
+from benchmark.stats import progress_levels, reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
 
@@ -53,7 +53,8 @@ METRIC_FIELDS = [
     "oracle_misses",
     "oracle_calls",
     "reward_loss",
-    "reward_alignment",  # stats.reward_alignment of the training reward over the labelled data
+    # stats.reward_alignment of the training reward over the labelled data, at the task's levels
+    "reward_alignment",
     "wall_s",
 ]
 
@@ -269,7 +270,12 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
             "reward_loss": state["reward_loss"],
             # privileged, for the log only: no method ever sees progress
             "reward_alignment": reward_alignment(
-                buffer.rewards[: buffer.labelled], buffer.progress[: buffer.labelled]
+                buffer.rewards[: buffer.labelled],
+                progress_levels(
+                    buffer.progress[: buffer.labelled],
+                    buffer.success[: buffer.labelled],
+                    task.levels,
+                ),
             ),
             "wall_s": round(time.perf_counter() - t_start, 3),
         }

@@ -148,6 +148,8 @@ def test_offline_run_writes_results_and_learns_with_gt_reward(tmp_path) -> None:
     assert list(m["step"]) == [0, 100, 200, 300]
     assert (m["queries"] == 0).all() and m["episodes"].iloc[0] == 40
     assert m["success_rate"].iloc[-1] >= 0.5 > m["success_rate"].iloc[0]  # expert-light data
+    # computed once from the relabelled dataset, whose expert episodes span every level
+    assert m["reward_alignment"].nunique() == 1 and 0.0 <= m["reward_alignment"].iloc[0] <= 1.0
     assert not (root / "checkpoint.pt").exists()
     assert run_offline(_cfg(tmp_path, "test-gt"), parts=parts) == root  # done: not rerun
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

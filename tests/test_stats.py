@@ -6,6 +6,7 @@ import pytest
 from benchmark.stats import (
     iqm,
     probability_of_improvement,
+    progress_levels,
     reward_alignment,
     stratified_bootstrap_ci,
     summarize,
@@ -54,19 +55,29 @@ def test_summarize_uses_sample_std():
     assert s["n"] == 2
 
 
-def test_reward_alignment_is_spearman_with_average_ranks_for_ties():
-    # ranks: reward 1,2,3; progress 1.5,1.5,3 -> centred (-1,0,1) and (-.5,-.5,1)
-    # -> 1.5 / (sqrt(2) * sqrt(1.5)) = sqrt(3)/2
-    assert reward_alignment(np.array([0.1, 0.5, 0.9]), np.array([0.0, 0.0, 1.0])) == pytest.approx(
-        np.sqrt(3) / 2
-    )
-    # a monotone map of the progress is perfectly aligned; reversed, perfectly anti-aligned
-    p = np.array([0.0, 0.2, 0.3, 0.9])
-    assert reward_alignment(np.exp(p), p) == pytest.approx(1.0)
-    assert reward_alignment(-(p**3), p) == pytest.approx(-1.0)
+def test_reward_alignment_counts_ordered_pairs_across_levels_ties_half():
+    # level 1 vs level 0: (0.3 vs 0.3) a tie -> 0.5, (0.1 vs 0.3) wrong -> 0;
+    # level 2 (0.9) vs the three below: 3 right. 3.5 of 5 pairs; pairs inside a level ignored
+    reward = np.array([0.3, 0.3, 0.1, 0.9])
+    level = np.array([0, 1, 1, 2])
+    assert reward_alignment(reward, level) == pytest.approx(3.5 / 5)
+    # any monotone map of the level order is perfect, the reverse is 0, a constant is chance
+    lv = np.array([0, 0, 1, 2, 2])
+    assert reward_alignment(np.exp(lv + np.arange(5) * 0.01), lv) == pytest.approx(1.0)
+    assert reward_alignment(-lv.astype(float), lv) == pytest.approx(0.0)
+    assert reward_alignment(np.zeros(5), lv) == pytest.approx(0.5)
 
 
-def test_reward_alignment_is_nan_when_nothing_can_be_said():
-    assert np.isnan(reward_alignment(np.zeros(5), np.arange(5.0)))  # unlabelled (constant)
-    assert np.isnan(reward_alignment(np.arange(5.0), np.ones(5)))  # no progress anywhere
-    assert np.isnan(reward_alignment(np.arange(2.0), np.arange(2.0)))  # too few points
+def test_reward_alignment_is_nan_when_the_states_span_one_level():
+    assert np.isnan(reward_alignment(np.arange(5.0), np.zeros(5, int)))
+    assert np.isnan(reward_alignment(np.empty(0), np.empty(0, int)))  # nothing labelled yet
+
+
+def test_progress_levels_are_the_scripted_teachers():
+    from oracle_cache.scripted import true_level
+
+    progress = np.linspace(0, 1, 41)
+    success = np.arange(41) % 7 == 0
+    for levels in (2, 3, 5):
+        want = [true_level(p, s, levels) for p, s in zip(progress, success, strict=True)]
+        assert progress_levels(progress, success, levels).tolist() == want
