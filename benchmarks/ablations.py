@@ -172,9 +172,10 @@ def main() -> None:
     caption = (
         f"\nTask {args.task}, budget {budget}, SAC in {precision}, oracle {oracle}"
         f", seeds {seeds} (the table counts the finished ones).{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
-        "Reward alignment: Spearman rank correlation between the learned reward and the "
-        "privileged task progress over the replay buffer at the end of the run (mean over "
-        "seeds); it shows the reward model's quality when success rates are all zero.\n"
+        "Reward alignment: over pairs of buffer states whose true (teacher) levels differ, the "
+        "fraction the learned reward orders the right way round at the end of the run (0.5 = "
+        "chance; mean over seeds); it shows the reward model's quality when success rates are "
+        "all zero.\n"
     )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "ablations.md").write_text("\n".join(md) + "\n" + caption)
