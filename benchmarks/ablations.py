@@ -186,7 +186,7 @@ def main() -> None:
         has_alignment = "reward_alignment" in allc
         panels = [("success_rate", "success rate")]
         if has_alignment:  # a second row: whether each reward model orders states as the task does
-            panels.append(("reward_alignment", "reward alignment (Spearman)"))
+            panels.append(("reward_alignment", "reward alignment (0.5 = chance)"))
         fig, axes = plt.subplots(
             len(panels), len(groups), figsize=(5 * len(groups), 3.3 * len(panels)), squeeze=False
         )
@@ -198,7 +198,9 @@ def main() -> None:
                 ax.set_title(f"{group} ({args.task})")
                 ax.set_xlabel("environment steps")
                 ax.set_ylabel(ylabel)
-                ax.set_ylim(-0.05 if col == "success_rate" else -1.05, 1.05)
+                ax.set_ylim(-0.05, 1.05)
+                if col == "reward_alignment":
+                    ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # chance
                 ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(Path(args.out) / "ablations.png", dpi=120)
