@@ -84,6 +84,11 @@ def plan(
     return labels, runs
 
 
+def _joined(values: pd.Series) -> str:
+    """The distinct values of a column, as one label ("bf16", or "bf16/fp32" when mixed)."""
+    return "/".join(sorted(set(values)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="metaworld/drawer-open")
@@ -149,8 +154,8 @@ def main() -> None:
                 "ret_std": runs["final_return"].std(ddof=1) if len(runs) > 1 else 0.0,
                 "alignment": runs["final_alignment"].mean(),
                 "oracle": runs["oracle"].iloc[0],
-                "precision": "/".join(sorted(set(runs["sac_precision"]))),
-                "budget": "/".join(sorted(set(runs["budget"]))),
+                "precision": _joined(runs["sac_precision"]),
+                "budget": _joined(runs["budget"]),
             }
         )
         curves.append(c.assign(group=group, variant=label))
@@ -166,9 +171,9 @@ def main() -> None:
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.ret:.0f} ± {r.ret_std:.0f} | {r.alignment:.2f} | {r.n} |"
         )
     # from the runs themselves, so --report-only cannot mislabel them
-    precision = "/".join(sorted(set(table["precision"]))) if len(table) else args.precision
-    oracle = "/".join(sorted(set(table["oracle"]))) if len(table) else "?"
-    budget = "/".join(sorted(set(table["budget"]))) if len(table) else args.budget
+    precision = _joined(table["precision"]) if len(table) else args.precision
+    oracle = _joined(table["oracle"]) if len(table) else "?"
+    budget = _joined(table["budget"]) if len(table) else args.budget
     caption = (
         f"\nTask {args.task}, budget {budget}, SAC in {precision}, oracle {oracle}"
         f", seeds {seeds} (the table counts the finished ones).{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
@@ -183,9 +188,10 @@ def main() -> None:
 
     if curves:
         allc = pd.concat(curves)
-        has_alignment = "reward_alignment" in allc
         panels = [("success_rate", "success rate")]
-        if has_alignment:  # a second row: whether each reward model orders states as the task does
+        if (
+            "reward_alignment" in allc
+        ):  # a second row: whether each reward model orders states as the task does
             panels.append(("reward_alignment", "reward alignment (0.5 = chance)"))
         fig, axes = plt.subplots(
             len(panels), len(groups), figsize=(5 * len(groups), 3.3 * len(panels)), squeeze=False
