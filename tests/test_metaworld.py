@@ -138,3 +138,16 @@ def test_first_frames_match_the_digests_pinned_on_the_ci_stack(task):
     for f in _first_frames(task):
         h.update(f.tobytes())
     assert h.hexdigest() == PINNED_DIGESTS[task]
+
+
+def test_progress_falls_back_to_the_dense_reward_where_the_env_reports_no_distance():
+    """door-open's `obj_to_target` is a constant 0: progress must not read 0.99 from the start."""
+    env = get_task("metaworld/door-open").make_env(0)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        _, reward, _, _, info = env.step(rng.uniform(-1, 1, 4).astype(np.float32))
+        assert not info["success"]
+        assert info["progress"] == pytest.approx(min(reward / 10.0, 0.99))
+        assert info["progress"] < 0.9
+    env.close()
