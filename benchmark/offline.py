@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -51,8 +50,15 @@ from benchmark.feedback import RunnerFeedback
 from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
-from benchmark.results import RunPaths, stack_versions, write_json
-from benchmark.runner import METRIC_FIELDS, RunConfig, _timed, build_method
+from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
+from benchmark.runner import (
+    METRIC_FIELDS,
+    RunConfig,
+    _timed,
+    build_method,
+    describe_method,
+    describe_oracle,
+)
 from benchmark.stats import progress_levels, reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
@@ -220,26 +226,14 @@ def run_offline(
     resolved = {
         "run": dict(cfg.__dict__),
         "task": task.summary(),
-        "method": {
-            "name": method.name,
-            "class": f"{type(method).__module__}:{type(method).__qualname__}",
-            "config": method.config.to_dict(),
-            "query_kind": method.query_kind,
-            "env_reward": method.env_reward,
-        },
+        "method": describe_method(method),
         "budget": budget.to_dict(),
         "iql": {
             **parts.iql.to_dict(),
             "network": "SlotNet" if structure and parts.iql.network == "auto" else "MLP",
         },
         "dataset": {**data.meta, "digest": dataset_digest(data), "stats": data_stats},
-        "oracle": {
-            "provider": cfg.oracle,
-            "name": getattr(oracle, "name", cfg.oracle),
-            "mode": cfg.cache_mode,
-            "cache_dir": cfg.cache_dir,
-            "levels": levels,
-        },
+        "oracle": describe_oracle(cfg, oracle, levels),
         "schedule": {
             "loop": "offline: feedback sessions on the dataset, relabel, then IQL",
             "max_episode_steps": max_len,
@@ -288,7 +282,6 @@ def run_offline(
     write_json(paths.config, resolved)
 
     def metrics_row(success_rate: float, eval_return: float) -> dict[str, Any]:
-        stats = oracle.stats() if hasattr(oracle, "stats") else {}
         return {
             "step": state["updates"],
             "episodes": data_stats["episodes"],
@@ -298,9 +291,7 @@ def run_offline(
                 np.mean(data.privileged["success"][data.terminals | data.timeouts])
             ),
             "queries": feedback.queries_used,
-            "oracle_hits": stats.get("hits", 0),
-            "oracle_misses": stats.get("misses", 0),
-            "oracle_calls": stats.get("provider_calls", 0),
+            **oracle_counters(oracle),
             "reward_loss": state["reward_loss"],
             # privileged, for the log only: no method ever sees progress
             "reward_alignment": alignment,
@@ -312,8 +303,7 @@ def run_offline(
         # relabelled rewards saved here; the method's own state (the frames of every labelled
         # trajectory: 511 MB at the short budget) is left out, and a resumed run never uses it.
         state["wall_offset"] = time.perf_counter() - t_start
-        tmp = paths.checkpoint.with_suffix(".tmp")
-        torch.save(
+        paths.save_checkpoint(
             {
                 "agent": agent.state_dict(),
                 "rewards": data.rewards.copy(),
@@ -322,10 +312,8 @@ def run_offline(
                 "queries_used": feedback.queries_used,
                 "state": dict(state),
                 "phases": dict(phases),
-            },
-            tmp,
+            }
         )
-        os.replace(tmp, paths.checkpoint)
 
     sinks = MetricSinks(paths.root, cfg.log_sinks, resolved, f"{cfg.task} {cfg.method} s{cfg.seed}")
 
@@ -358,20 +346,13 @@ def run_offline(
                 save_checkpoint()
 
     sinks.close()
-    stats = oracle.stats() if hasattr(oracle, "stats") else {}
     wall = time.perf_counter() - t_start
-    write_json(paths.cache_stats, {"oracle": getattr(oracle, "name", cfg.oracle), **stats})
-    write_json(
-        paths.phases,
-        {
-            "total_s": wall,
-            **{k: round(v, 3) for k, v in phases.items()},
-            "share": {k: round(v / wall, 4) for k, v in phases.items()},
-        },
+    paths.finish(
+        oracle,
+        cfg.oracle,
+        phases,
+        wall,
+        final_success_rate=state["success_rate"],
+        steps=state["updates"],
     )
-    write_json(
-        paths.done,
-        {"final_success_rate": state["success_rate"], "steps": state["updates"], "wall_s": wall},
-    )
-    paths.checkpoint.unlink(missing_ok=True)
     return paths.root

@@ -60,6 +60,34 @@ class RunPaths:
             f.flush()
             os.fsync(f.fileno())
 
+    def save_checkpoint(self, payload: dict[str, Any]) -> None:
+        """Write through a temporary file and rename: a kill never leaves half a checkpoint."""
+        import torch  # here, so reading results never needs torch
+
+        tmp = self.checkpoint.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, self.checkpoint)
+
+    def finish(
+        self, oracle: Any, oracle_name: str, phases: dict[str, float], wall_s: float, **done: Any
+    ) -> None:
+        """Write the cache counters, the phase shares and, last, `done.json`; drop the checkpoint.
+
+        `done` holds the run's own summary (final success rate, steps); `wall_s` joins it.
+        """
+        stats = oracle.stats() if hasattr(oracle, "stats") else {}
+        write_json(self.cache_stats, {"oracle": getattr(oracle, "name", oracle_name), **stats})
+        write_json(
+            self.phases,
+            {
+                "total_s": wall_s,
+                **{k: round(v, 3) for k, v in phases.items()},
+                "share": {k: round(v / wall_s, 4) for k, v in phases.items()},
+            },
+        )
+        write_json(self.done, {**done, "wall_s": wall_s})
+        self.checkpoint.unlink(missing_ok=True)
+
     def truncate_metrics(self, n_rows: int, fields: list[str] | None = None) -> None:
         """On resume, keep the first `n_rows` rows: later ones will be produced again.
 
@@ -81,6 +109,16 @@ class RunPaths:
             writer.writeheader()
             writer.writerows(kept)
         os.replace(tmp, self.metrics)
+
+
+def oracle_counters(oracle: Any) -> dict[str, int]:
+    """The oracle's cache counters as metrics columns (zero for an oracle without a cache)."""
+    stats = oracle.stats() if hasattr(oracle, "stats") else {}
+    return {
+        "oracle_hits": stats.get("hits", 0),
+        "oracle_misses": stats.get("misses", 0),
+        "oracle_calls": stats.get("provider_calls", 0),
+    }
 
 
 def stack_versions() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from benchmark.feedback import RunnerFeedback
 from benchmark.logging_sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
-from benchmark.results import RunPaths, stack_versions, write_json
+from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
 from benchmark.stats import progress_levels, reward_alignment
 from envs import get_task
 from envs.spec import TaskSpec
@@ -82,6 +82,28 @@ class RunConfig:
 
     def run_dir(self) -> Path:
         return RunPaths.for_run(self.out_dir, self.task, self.method, self.seed).root
+
+
+def describe_method(method: RewardMethod) -> dict[str, Any]:
+    """The method's part of the resolved config: enough to rebuild it (class and options)."""
+    return {
+        "name": method.name,
+        "class": f"{type(method).__module__}:{type(method).__qualname__}",
+        "config": method.config.to_dict(),
+        "query_kind": method.query_kind,
+        "env_reward": method.env_reward,
+    }
+
+
+def describe_oracle(cfg: RunConfig, oracle: Any, levels: int) -> dict[str, Any]:
+    """The oracle's part of the resolved config: every result names who rated it."""
+    return {
+        "provider": cfg.oracle,
+        "name": getattr(oracle, "name", cfg.oracle),
+        "mode": cfg.cache_mode,
+        "cache_dir": cfg.cache_dir,
+        "levels": levels,
+    }
 
 
 @contextmanager
@@ -177,22 +199,10 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     resolved = {
         "run": {k: v for k, v in cfg.__dict__.items()},
         "task": task.summary(),
-        "method": {
-            "name": method.name,
-            "class": f"{type(method).__module__}:{type(method).__qualname__}",
-            "config": method.config.to_dict(),
-            "query_kind": method.query_kind,
-            "env_reward": method.env_reward,
-        },
+        "method": describe_method(method),
         "budget": budget.to_dict(),
         "sac": sac_cfg.to_dict(),
-        "oracle": {
-            "provider": cfg.oracle,
-            "name": getattr(oracle, "name", cfg.oracle),
-            "mode": cfg.cache_mode,
-            "cache_dir": cfg.cache_dir,
-            "levels": levels,
-        },
+        "oracle": describe_oracle(cfg, oracle, levels),
         "schedule": {
             "unsup_end": unsup_end,
             "max_episode_steps": max_len,
@@ -255,7 +265,6 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
         buffer.labelled = end
 
     def metrics_row(success_rate: float, eval_return: float) -> dict[str, Any]:
-        stats = oracle.stats()
         recent = state["train_success"][-10:]
         return {
             "step": state["step"],
@@ -264,9 +273,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
             "eval_return": eval_return,
             "train_success": float(np.mean(recent)) if recent else 0.0,
             "queries": feedback.queries_used,
-            "oracle_hits": stats.get("hits", 0),
-            "oracle_misses": stats.get("misses", 0),
-            "oracle_calls": stats.get("provider_calls", 0),
+            **oracle_counters(oracle),
             "reward_loss": state["reward_loss"],
             # privileged, for the log only: no method ever sees progress
             "reward_alignment": reward_alignment(
@@ -282,8 +289,7 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
 
     def save_checkpoint() -> None:
         state["wall_offset"] = time.perf_counter() - t_start
-        tmp = paths.checkpoint.with_suffix(".tmp")
-        torch.save(
+        paths.save_checkpoint(
             {
                 "agent": agent.state_dict(),
                 "method": method.state_dict(),
@@ -294,10 +300,8 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
                 "entropy": entropy.state_dict(),
                 "state": dict(state),
                 "phases": dict(phases),
-            },
-            tmp,
+            }
         )
-        os.replace(tmp, paths.checkpoint)  # atomic: a kill never leaves half a checkpoint
 
     # Two envs on one physical robot: an evaluation's reset would cut the training episode short
     # (RobotEnv reports it as preempted), so there evaluations wait for the episode to end.
@@ -388,19 +392,8 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     with _timed(phases, "eval"):
         sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
     emit(metrics_row(sr, ret))
-    stats = oracle.stats()
     total = time.perf_counter() - t_start
-    write_json(paths.cache_stats, {"oracle": getattr(oracle, "name", cfg.oracle), **stats})
-    write_json(
-        paths.phases,
-        {
-            "total_s": total,
-            **{k: round(v, 3) for k, v in phases.items()},
-            "share": {k: round(v / total, 4) for k, v in phases.items()},
-        },
-    )
-    write_json(paths.done, {"final_success_rate": sr, "steps": state["step"], "wall_s": total})
-    paths.checkpoint.unlink(missing_ok=True)
+    paths.finish(oracle, cfg.oracle, phases, total, final_success_rate=sr, steps=state["step"])
     sinks.close()
     discard = getattr(env.unwrapped, "discard_frames", None)
     if discard is not None and os.environ.get("VLMBENCH_KEEP_FRAMES") != "1":
