@@ -17,9 +17,9 @@ PAPER_TASKS = ["metaworld/drawer-open", "metaworld/sweep-into", "metaworld/socce
 #: the CI stack below; another renderer or MuJoCo build may draw different pixels.
 PINNED_STACK = {"mujoco": "3.3.0", "MUJOCO_GL": "egl"}
 PINNED_DIGESTS: dict[str, str] = {
-    "metaworld/drawer-open": "e7e4e59d8c50c03a80f43caae601f46a4d903eb2a5b373e250eae6cbade6cc0c",
+    "metaworld/drawer-open": "700aebd0c36b69dee36c854d70e45d5fbd20e656c3fa01cbbf7fde90e6dd6c0b",
     "metaworld/sweep-into": "4dbd396c24a939ad74a916aa6bcbb272361d139b1eedf1c03365027be6dd3066",
-    "metaworld/soccer": "7d56f87831ccf751b54b353109335440e65f5f42019632d465cd076156368f13",
+    "metaworld/soccer": "a624ee4b11d791da2511b8fbe8041ce79f77056c8329420f7b0c58b900117ae9",
 }
 
 
@@ -150,4 +150,24 @@ def test_progress_falls_back_to_the_dense_reward_where_the_env_reports_no_distan
         assert not info["success"]
         assert info["progress"] == pytest.approx(min(reward / 10.0, 0.99))
         assert info["progress"] < 0.9
+    env.close()
+
+
+def test_first_observation_and_progress_baseline_show_the_new_layout():
+    """MetaWorld moves the drawer after its reset's last physics step: the wrapper refreshes.
+
+    Before the refresh, the first observation held the previous episode's handle, and the
+    start distance (so every level the scripted teacher gave) was off by up to a quarter.
+    """
+    env = get_task("metaworld/drawer-open").make_env(0)
+    starts = []
+    for seed in (1, 2, 3):
+        obs, _ = env.reset(seed=seed)
+        target = env._env._target_pos
+        assert obs[4] == pytest.approx(target[0], abs=1e-6)  # handle x from this layout
+        nxt, _, _, _, info = env.step(np.zeros(4, np.float32))
+        assert np.abs(nxt[4:7] - obs[4:7]).max() < 1e-3  # nothing jumps at the first step
+        assert info["progress"] < 0.01
+        starts.append(env._start_dist)
+    assert np.ptp(starts) < 1e-6  # the closed drawer is always the same distance from its goal
     env.close()

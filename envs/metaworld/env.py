@@ -56,12 +56,27 @@ class MetaWorldEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._env.seed(self._seed if seed is None else seed)
-        obs, _ = self._env.reset()
+        self._env.reset()
+        obs = self._refreshed_reset_obs()
         self._steps = 0
         _, info = self._env.evaluate_state(obs, np.zeros(4, np.float32))
         start = float(info.get("obj_to_target", 0.0))
         self._start_dist = start if start > 1e-6 else None
         return obs.astype(np.float32), {}
+
+    def _refreshed_reset_obs(self) -> np.ndarray:
+        """The first observation, computed after the reset's last change to the scene.
+
+        MetaWorld v3's `reset_model` moves task bodies (the drawer, window, faucet, lever, dial)
+        after its last physics step and reads positions before any recomputation, so its first
+        observation, the first frame and the start distance the progress is measured from
+        showed the previous episode's layout. `mj_forward` recomputes positions without moving
+        time (qpos and qvel are unchanged); the observation is then stacked as reset stacks it.
+        """
+        mujoco.mj_forward(self.model, self.data)
+        env = self._env
+        env._prev_obs = env._get_curr_obs_combined_no_goal()  # reset stacks the state twice
+        return env._get_obs().astype(np.float64)
 
     def step(self, action: np.ndarray):
         action = np.clip(np.asarray(action, np.float32), -1.0, 1.0)
