@@ -50,6 +50,10 @@ def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "sac_precision": cfg.get("sac", {}).get("precision", "fp32"),
             "final_success": float(m["success_rate"].iloc[-1]),
             "final_return": float(m["eval_return"].iloc[-1]),
+            # the area under the success curve, normalised: it tells apart variants that all end
+            # at the same success but got there at different speeds; step 0 is the untrained
+            # policy, the same for every method on a seed, so it is left out
+            "mean_success": float(m.loc[m["step"] > 0, "success_rate"].mean()),
             # runs recorded before the column existed have none
             "final_alignment": float(m["reward_alignment"].iloc[-1])
             if "reward_alignment" in m

@@ -154,6 +154,8 @@ def main() -> None:
                 "group": group,
                 "variant": label,
                 **s,
+                "auc": runs["mean_success"].mean(),
+                "auc_std": runs["mean_success"].std(ddof=1) if len(runs) > 1 else 0.0,
                 "ret": runs["final_return"].mean(),
                 "ret_std": runs["final_return"].std(ddof=1) if len(runs) > 1 else 0.0,
                 "alignment": runs["final_alignment"].mean(),
@@ -165,14 +167,15 @@ def main() -> None:
         curves.append(c.assign(group=group, variant=label))
     table = pd.DataFrame(rows)
     md = [
-        "| group | variant | final success (mean ± std) | 95% CI | final eval return "
-        "| reward alignment | seeds |",
-        "|---|---|---|---|---|---|---|",
+        "| group | variant | final success (mean ± std) | 95% CI | success over the run "
+        "| final eval return | reward alignment | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
         md.append(
             f"| {r.group} | {r.variant} | {r.mean:.2f} ± {r.std:.2f} | "
-            f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.ret:.0f} ± {r.ret_std:.0f} | {r.alignment:.2f} | {r.n} |"
+            f"[{r.ci_low:.2f}, {r.ci_high:.2f}] | {r.auc:.2f} ± {r.auc_std:.2f} | "
+            f"{r.ret:.0f} ± {r.ret_std:.0f} | {r.alignment:.2f} | {r.n} |"
         )
     # from the runs themselves, so --report-only cannot mislabel them
     precision = _joined(table["precision"]) if len(table) else args.precision
@@ -181,6 +184,9 @@ def main() -> None:
     caption = (
         f"\nTask {args.task}, budget {budget}, SAC in {precision}, oracle {oracle}"
         f", seeds {seeds} (the table counts the finished ones).{' FAILED runs: ' + str(len(failed)) if failed else ''}\n"
+        "Success over the run: the mean success rate over every evaluation after step 0 (the "
+        "area under the success curve, normalised), which separates variants that end level "
+        "but learned at different speeds.\n"
         "Reward alignment: over pairs of buffer states whose true (teacher) levels differ, the "
         "fraction the learned reward orders the right way round at the end of the run (0.5 = "
         "chance; mean over seeds); it shows the reward model's quality when success rates are "
