@@ -70,9 +70,10 @@ def summarize(values: np.ndarray, seed: int = 0) -> dict[str, float]:
 
 
 def progress_levels(progress: np.ndarray, success: np.ndarray, levels: int) -> np.ndarray:
-    """The scripted teacher's true level of each state (`oracle_cache.scripted.true_level`)."""
-    lv = np.clip(np.floor(np.asarray(progress, float) * levels), 0, levels - 1).astype(np.int64)
-    return np.where(np.asarray(success, bool), levels - 1, lv)
+    """The scripted teacher's true level of each state, by the teacher's own rule."""
+    from oracle_cache.scripted import true_levels
+
+    return true_levels(progress, success, levels)
 
 
 def reward_alignment(reward: np.ndarray, level: np.ndarray) -> float:

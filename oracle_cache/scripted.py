@@ -27,11 +27,19 @@ PAPER_ACCURACY: dict[str, float] = {
 DEFAULT_ACCURACY = 0.7
 
 
+def true_levels(progress: np.ndarray, success: np.ndarray, levels: int) -> np.ndarray:
+    """Equal-width bins of progress in [0, 1]; success is always the best level.
+
+    Array form, so the runners' reward-alignment metric bins whole buffers with the very rule
+    the teacher rates by.
+    """
+    lv = np.clip(np.floor(np.asarray(progress, float) * levels), 0, levels - 1).astype(np.int64)
+    return np.where(np.asarray(success, bool), levels - 1, lv)
+
+
 def true_level(progress: float, success: bool, levels: int) -> int:
-    """Equal-width bins of progress in [0, 1]; success is always the best level."""
-    if success:
-        return levels - 1
-    return int(min(levels - 1, max(0, np.floor(float(progress) * levels))))
+    """The level of one state (see `true_levels`)."""
+    return int(true_levels(progress, success, levels))
 
 
 class ScriptedTeacher:
