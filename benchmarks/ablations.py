@@ -32,6 +32,7 @@ from benchmark.runner import RunConfig  # noqa: E402
 from benchmark.stats import summarize  # noqa: E402
 from benchmark.sweep import run_local  # noqa: E402
 from envs import get_task  # noqa: E402
+from oracle_cache.summary import label_quality, rating_confusion  # noqa: E402
 
 #: group -> {variant label: erl-vlm option overrides}; the first entry of each group is ERL-VLM
 ABLATIONS: dict[str, dict[str, dict[str, object]]] = {
@@ -87,6 +88,36 @@ def plan(
 def _joined(values: pd.Series) -> str:
     """The distinct values of a column, as one label ("bf16", or "bf16/fp32" when mixed)."""
     return "/".join(sorted(set(values)))
+
+
+def label_table(cache_dir: Path) -> list[str]:
+    """Markdown: how good the labels were at each number of levels, when the oracle knows.
+
+    The levels ablation changes the labels as well as the model: under the scripted teacher's
+    noise, a level-0 state answered wrongly lands on the top level far more often with 2 levels
+    than with 5. The cache is shared by every variant and seed, so the counts are pooled.
+    """
+    if not (cache_dir / "cache.db").exists():
+        return []
+    confusion = rating_confusion(cache_dir)
+    if not confusion:
+        return []  # the oracle recorded no true levels (a VLM): nothing to score against
+    lines = [
+        "",
+        "Ratings received, pooled over the variants and seeds that asked at each number of "
+        "levels (scored against the teacher's true level):",
+        "",
+        "| levels | ratings | accuracy | rated states truly at the top level "
+        "| top-level answers that were right |",
+        "|---|---|---|---|---|",
+    ]
+    for levels, m in confusion.items():
+        q = label_quality(m)
+        lines.append(
+            f"| {levels} | {q['ratings']} | {q['accuracy']:.2f} | {q['true_top_share']:.2f} "
+            f"| {q['top_precision']:.2f} |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -192,9 +223,10 @@ def main() -> None:
         "chance; mean over seeds); it shows the reward model's quality when success rates are "
         "all zero.\n"
     )
+    labels_md = "\n".join(label_table(Path(args.out) / "cache"))
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "ablations.md").write_text("\n".join(md) + "\n" + caption)
-    print("\n".join(md) + caption)
+    (Path(args.out) / "ablations.md").write_text("\n".join(md) + "\n" + caption + labels_md + "\n")
+    print("\n".join(md) + caption + labels_md)
 
     if curves:
         allc = pd.concat(curves)

@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from oracle_cache.cache import FRAMES, QUARANTINE, CorruptEntry, check_entry, open_store
 
 
@@ -24,6 +26,7 @@ def store_stats(cache_dir: str | Path) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     oracles: Counter[str] = Counter()
     answers: Counter[str] = Counter()
+    truths: dict[int, np.ndarray] = {}
     prompts: Counter[str] = Counter()
     created: list[float] = []
     corrupt = 0
@@ -40,6 +43,10 @@ def store_stats(cache_dir: str | Path) -> dict[str, Any]:
             levels = e["document"].get("levels")
             label = f"rate/{levels} levels" if e["kind"] == "rate" else "prefer"
             answers[f"{label}: {e['answer']}"] += 1
+            truth = (e.get("meta") or {}).get("true_level")
+            if e["kind"] == "rate" and isinstance(levels, int) and truth is not None:
+                m = truths.setdefault(levels, np.zeros((levels, levels), np.int64))
+                m[int(truth), int(e["answer"])] += 1
             created.append(float(e["created"]))
     quarantined = 0
     if (cache_dir / QUARANTINE).exists():
@@ -54,10 +61,41 @@ def store_stats(cache_dir: str | Path) -> dict[str, Any]:
         "by_oracle": dict(oracles),
         "by_prompt_version": dict(prompts),
         "answers": dict(sorted(answers.items())),
+        "rating_confusion": {
+            str(n): {**label_quality(m), "matrix": m.tolist()} for n, m in sorted(truths.items())
+        },
         "corrupt_unverified": corrupt,
         "quarantined": quarantined,
         "frames": frames,
         "bytes_on_disk": size,
         "first_recorded": min(created) if created else None,
         "last_recorded": max(created) if created else None,
+    }
+
+
+def label_quality(confusion: np.ndarray) -> dict[str, float | int]:
+    """How trustworthy a set of ratings was, from its confusion matrix (rows: true level).
+
+    Only an oracle that knows the truth (the scripted teacher records `true_level`) has one.
+    Accuracy alone hides what a reward model suffers from: with few levels, a wrong answer about
+    a level-0 state often lands on the top level, so most "top" answers can be wrong while the
+    accuracy stays at the teacher's 0.7. `top_precision` is the share of top answers that were
+    truly top; `true_top_share` is how many rated states were truly top.
+    """
+    m = np.asarray(confusion, dtype=np.int64)
+    n = int(m.sum())
+    top_answers = int(m[:, -1].sum())
+    return {
+        "ratings": n,
+        "accuracy": float(np.trace(m) / n) if n else float("nan"),
+        "true_top_share": float(m[-1].sum() / n) if n else float("nan"),
+        "top_precision": float(m[-1, -1] / top_answers) if top_answers else float("nan"),
+    }
+
+
+def rating_confusion(cache_dir: str | Path) -> dict[int, np.ndarray]:
+    """Per number of levels, the true-vs-answered count matrix of a cache's rating entries."""
+    return {
+        int(n): np.asarray(doc["matrix"], dtype=np.int64)
+        for n, doc in store_stats(cache_dir)["rating_confusion"].items()
     }

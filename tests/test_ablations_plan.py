@@ -37,3 +37,23 @@ def test_two_level_task_shares_the_two_level_variant_instead(ablations):
     assert runs[labels[("levels", "3 levels")]] == {"levels": 3}
     assert ablations.resolved_options({"levels": 2}, 2) == ()
     assert ablations.resolved_options({"levels": 3, "loss": "mae"}, 2) == (("levels", 3),)
+
+
+def test_label_table_reports_each_level_count_and_skips_a_missing_cache(ablations, tmp_path):
+    import numpy as np
+
+    from oracle_cache import RateQuery, build_oracle
+
+    assert ablations.label_table(tmp_path / "none") == []
+    rng = np.random.default_rng(1)
+    oracle = build_oracle("scripted", "record", tmp_path / "cache", None)
+    oracle.rate_many(
+        [
+            RateQuery([rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)], "x", n, {"progress": p})
+            for n in (2, 5)
+            for p in (0.1, 0.6, 0.95)
+        ]
+    )
+    oracle.close()
+    rows = [line for line in ablations.label_table(tmp_path / "cache") if line.startswith("| ")]
+    assert [r.split(" | ")[0:2] for r in rows[1:]] == [["| 2", "3"], ["| 5", "3"]]
