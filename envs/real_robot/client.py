@@ -26,6 +26,7 @@ import zmq
 from PIL import Image
 
 from envs.real_robot.adapter import Capabilities
+from envs.real_robot.auth import ClientKeys, apply_client_keys
 from envs.real_robot.frame_store import FrameStore
 from envs.real_robot.protocol import (
     PROTOCOL_VERSION,
@@ -51,8 +52,11 @@ class RobotClient:
         timeout_s: float = 5.0,
         retries: int = 2,
         version: int = PROTOCOL_VERSION,
+        keys: ClientKeys | None = None,
     ) -> None:
         self.address = address
+        #: CURVE keys for a server started with --keys (see envs/real_robot/auth.py)
+        self.keys = keys
         self.timeout_s = timeout_s
         self.retries = retries
         self.version = version
@@ -68,6 +72,8 @@ class RobotClient:
             self.sock.close(0)
         self.sock = self.ctx.socket(zmq.REQ)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if self.keys is not None:
+            apply_client_keys(self.sock, self.keys)
         self.sock.connect(self.address)
 
     def request(
@@ -108,7 +114,8 @@ class RobotClient:
         raise RobotTimeout(
             f"robot server at {self.address} did not answer '{op}' in {self.retries + 1} tries of "
             f"{deadline:.1f} s. Is it running (python -m envs.real_robot.server --host ... "
-            "--port ...) and reachable from here?"
+            "--port ...) and reachable from here? A server started with --keys answers only "
+            'clients with an authorized key (robots.json: "keys": DIR).'
         )
 
     def close(self) -> None:
@@ -118,14 +125,26 @@ class RobotClient:
 
 
 def send_estop(address: str, reason: str = "operator", timeout_s: float = 1.0) -> bool:
-    """Fire the server's e-stop channel (tcp://host:estop_port); True once acknowledged."""
+    """Fire the server's e-stop channel (tcp://host:estop_port).
+
+    True only once the server confirms that the robot is stopped; False on no answer, or when
+    the server latched the e-stop but its adapter failed to stop (stop the robot by hand).
+    """
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     try:
         sock.connect(address)
         sock.send_multipart(encode({"v": PROTOCOL_VERSION, "op": "estop", "reason": reason}))
-        return bool(sock.poll(int(timeout_s * 1000)))
+        if not sock.poll(int(timeout_s * 1000)):
+            return False
+        try:
+            header, _ = decode(sock.recv_multipart())
+        except ProtocolError:
+            return False
+        if not header.get("ok"):
+            log.error("e-stop not confirmed by %s: %s", address, header.get("reason"))
+        return bool(header.get("ok")) and bool(header.get("estopped"))
     finally:
         sock.close(0)
 
@@ -164,8 +183,9 @@ class RobotEnv(gym.Env):
         retries: int = 2,
         frame_root: str | None = None,
         process: subprocess.Popen | None = None,
+        keys: ClientKeys | None = None,
     ) -> None:
-        self.client = RobotClient(address, timeout_s, retries)
+        self.client = RobotClient(address, timeout_s, retries, keys=keys)
         #: where the robot is; two envs with the same address drive one physical robot
         self.robot_address = address
         self.process = process

@@ -1,7 +1,8 @@
 """The robot server: runs next to the robot, speaks the protocol, enforces safety.
 
-    python -m envs.real_robot.server --host 0.0.0.0 --port 5555 --adapter my_lab.arm:MyArm \
-        --safety my_arm_safety.json --log robot-server.log
+    python -m envs.real_robot.server keys robot-keys      # once: CURVE keys, in files
+    python -m envs.real_robot.server --host 0.0.0.0 --keys robot-keys --port 5555 \
+        --adapter my_lab.arm:MyArm --safety my_arm_safety.json --log robot-server.log
 
 One thread serves requests in order (a ROUTER socket, so a client that vanished mid-request
 cannot wedge it). Between requests it checks the watchdog: during an episode, no `reset` or
@@ -10,6 +11,13 @@ the client that started the episode may go on stepping afterwards; any other mus
 A second socket (`--estop-port`, default port + 1) is served by its own thread so an emergency
 stop is executed at once, even while the main thread is inside a slow `apply_action`; the e-stop
 latch then refuses every motion request until an operator releases it.
+
+Hostile or broken input (docs/robot.md): every message on the e-stop port latches the e-stop,
+whatever its format; a malformed request gets a `malformed` reply and the server keeps serving;
+both ports drop messages over `--max-message-bytes`; with `--keys` only clients holding an
+authorized CURVE key reach the request port, and binding a non-loopback address without keys
+needs `--insecure`. If the e-stop thread dies anyway, the server latches the e-stop and will not
+release it (fail-safe): restart the server.
 """
 
 from __future__ import annotations
@@ -28,14 +36,18 @@ from typing import Any
 
 import numpy as np
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
-from envs.real_robot.adapter import RobotAdapter, check_camera_frames
+from envs.real_robot.adapter import Capabilities, RobotAdapter, check_camera_frames
+from envs.real_robot.auth import ServerKeys, is_loopback, keys_main, load_server_keys
 from envs.real_robot.protocol import (
+    HEADER_BUDGET_BYTES,
     OPS,
     PROTOCOL_VERSION,
     FrameMeta,
     ProtocolError,
     VersionMismatch,
+    check_fields,
     check_version,
     decode,
     encode,
@@ -48,6 +60,35 @@ log = logging.getLogger("envs.real_robot.server")
 MOTION_OPS = ("reset", "step", "stop")
 
 
+class InsecureBind(ValueError):
+    """A non-loopback address without authentication, and no explicit --insecure."""
+
+
+def _insecure_message(host: str) -> str:
+    return (
+        f"refusing to listen on {host} without authentication: anyone who reaches it could "
+        "release the e-stop or drive the robot. Create keys with `python -m "
+        "envs.real_robot.server keys DIR` and pass --keys DIR (or --insecure on a network you "
+        "trust)"
+    )
+
+
+def default_max_message_bytes(caps: Capabilities) -> int:
+    """The largest message this protocol sends is an observation: one header, one frame per
+    camera. Requests carry no frames, so nothing a client legitimately sends comes close."""
+    frames = sum(c.height * c.width * 3 for c in caps.cameras)
+    return HEADER_BUDGET_BYTES + frames
+
+
+def _recv_routed(sock: zmq.Socket) -> tuple[list[bytes], list[bytes]]:
+    """A ROUTER message as (envelope to send the reply back on, body)."""
+    identity, *rest = sock.recv_multipart()
+    # REQ clients put an empty delimiter before the message
+    if rest and rest[0] == b"":
+        return [identity, b""], rest[1:]
+    return [identity], rest
+
+
 class RobotServer:
     def __init__(
         self,
@@ -57,7 +98,12 @@ class RobotServer:
         port: int = 5555,
         estop_port: int | None = None,
         drop_replies: int = 0,
+        keys: ServerKeys | None = None,
+        insecure: bool = False,
+        max_message_bytes: int | None = None,
     ) -> None:
+        if keys is None and not insecure and not is_loopback(host):
+            raise InsecureBind(_insecure_message(host))
         self.adapter = adapter
         self.caps = adapter.capabilities()
         self.safety = safety or adapter.safety
@@ -67,26 +113,21 @@ class RobotServer:
                 f"the adapter takes {self.caps.action_dim}"
             )
         self.filter = SafetyFilter(self.safety)
+        self.max_message_bytes = max_message_bytes or default_max_message_bytes(self.caps)
         self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.estop_sock = self.ctx.socket(zmq.REP)
-        self.estop_sock.setsockopt(zmq.LINGER, 0)
-        if port == 0:
-            self.port = self.sock.bind_to_random_port(f"tcp://{host}")
-        else:
-            self.sock.bind(f"tcp://{host}:{port}")
-            self.port = port
+        self.authenticator: ThreadAuthenticator | None = None
+        self.sock = self._socket(keys)
+        self.estop_sock = self._socket(None)  # plaintext: anyone may stop the robot
+        self.port = self._bind(self.sock, host, port)
         if estop_port is None and port != 0:
             estop_port = port + 1
-        if not estop_port:
-            self.estop_port = self.estop_sock.bind_to_random_port(f"tcp://{host}")
-        else:
-            self.estop_sock.bind(f"tcp://{host}:{estop_port}")
-            self.estop_port = estop_port
+        self.estop_port = self._bind(self.estop_sock, host, estop_port or 0)
         self.host = host
+        self.authenticated = keys is not None
         self.estopped = threading.Event()
         self.shutdown = threading.Event()
+        #: set when the e-stop thread is gone: the latch then stays set until a restart
+        self.estop_channel_down = False
         self.episode_active = False
         self.halted = False
         self.owner = ""  # session of the client whose reset started the running episode
@@ -99,18 +140,54 @@ class RobotServer:
         self._drop_replies = drop_replies
         self._estop_thread = threading.Thread(target=self._serve_estop, daemon=True)
 
+    def _socket(self, keys: ServerKeys | None) -> zmq.Socket:
+        """A ROUTER (no send/receive state to wedge) with the size limit, and CURVE if keyed."""
+        sock = self.ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        # per part; ZeroMQ drops the connection of a peer that sends more
+        sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        if keys is not None:
+            if self.authenticator is None:
+                self.authenticator = ThreadAuthenticator(self.ctx, log=log)
+                self.authenticator.start()
+                self.authenticator.configure_curve(domain="*", location=str(keys.authorized))
+            sock.curve_secretkey = keys.secret
+            sock.curve_publickey = keys.public
+            sock.curve_server = True
+        return sock
+
+    @staticmethod
+    def _bind(sock: zmq.Socket, host: str, port: int) -> int:
+        if port == 0:
+            return sock.bind_to_random_port(f"tcp://{host}")
+        sock.bind(f"tcp://{host}:{port}")
+        return port
+
     # --- safety state ---------------------------------------------------------------------------
-    def trigger_estop(self, reason: str) -> None:
-        """Latch the e-stop and cut motion; safe from any thread, wins over everything."""
+    def trigger_estop(self, reason: str) -> bool:
+        """Latch the e-stop and cut motion; safe from any thread, wins over everything.
+
+        Never raises: the latch is set before the adapter is called, so even an adapter whose
+        `emergency_stop` fails gets no further motion. Returns False when it failed (the
+        operator must then stop the robot by hand; the reply says so).
+        """
         first = not self.estopped.is_set()
         self.estopped.set()
         self.episode_active = False
+        self.counts["estop"] += 1
+        if first:
+            log.error("EMERGENCY STOP: %s", reason)
         try:
             self.adapter.emergency_stop()
-        finally:
-            self.counts["estop"] += 1
-            if first:
-                log.error("EMERGENCY STOP: %s", reason)
+            return True
+        except Exception:
+            self.counts["estop_adapter_error"] += 1
+            log.critical("adapter.emergency_stop failed; STOP THE ROBOT BY HAND", exc_info=True)
+            try:
+                self.adapter.stop()
+            except Exception:
+                log.exception("adapter.stop failed too")
+            return False
 
     def _check_watchdog(self) -> None:
         if not self.episode_active or self.halted:
@@ -126,7 +203,11 @@ class RobotServer:
                 idle,
                 self.safety.watchdog_s,
             )
-            self.adapter.stop()
+            try:
+                self.adapter.stop()
+            except Exception:  # the robot may still be moving: latch, never guess
+                log.exception("adapter.stop failed in the watchdog")
+                self.trigger_estop("the watchdog could not stop the robot")
 
     # --- replies --------------------------------------------------------------------------------
     def _error(self, code: str, reason: str) -> list[Any]:
@@ -165,8 +246,11 @@ class RobotServer:
         """Answer one decoded request (the network-free core, also used by the benchmarks)."""
         try:
             check_version(header)
+            check_fields(header)
         except VersionMismatch as err:
             return self._error(err.code, err.reason)
+        except ProtocolError as err:
+            return self._error("malformed", str(err))
         op = header.get("op")
         if op not in OPS:
             return self._error("unknown_op", f"op {op!r} is not one of {list(OPS)}")
@@ -203,6 +287,8 @@ class RobotServer:
                 "v": PROTOCOL_VERSION,
                 "ok": True,
                 "estopped": self.estopped.is_set(),
+                "estop_channel": "down" if self.estop_channel_down else "up",
+                "authenticated": self.authenticated,
                 "halted": self.halted,
                 "episode_active": self.episode_active,
                 "steps": self.steps,
@@ -212,10 +298,30 @@ class RobotServer:
         )
 
     def _op_estop(self, header: dict[str, Any]) -> list[Any]:
-        self.trigger_estop(str(header.get("reason", "requested by client")))
-        return encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": True})
+        return self._estop_reply(
+            self.trigger_estop(str(header.get("reason", "requested by client")))
+        )
+
+    def _estop_reply(self, stopped: bool) -> list[Any]:
+        if stopped:
+            return encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": True})
+        return encode(
+            {
+                "v": PROTOCOL_VERSION,
+                "ok": False,
+                "estopped": True,
+                "error": "adapter_error",
+                "reason": "the e-stop is latched but the adapter's emergency_stop failed: "
+                "stop the robot by hand",
+            }
+        )
 
     def _op_release_estop(self, header: dict[str, Any]) -> list[Any]:
+        if self.estop_channel_down:
+            return self._error(
+                "refused",
+                "the e-stop channel is down, so the e-stop stays latched: restart the server",
+            )
         if header.get("confirm") != "robot is safe":
             return self._error(
                 "refused",
@@ -276,7 +382,7 @@ class RobotServer:
     # --- network loops --------------------------------------------------------------------------
     def _answer(self, parts: list[bytes]) -> list[Any] | None:
         try:
-            header, _ = decode(parts)
+            header, _ = decode(parts, self.max_message_bytes)
         except ProtocolError as err:
             return self._error("malformed", str(err))
         session, seq = str(header.get("session", "")), header.get("seq")
@@ -298,33 +404,77 @@ class RobotServer:
         return reply
 
     def _serve_estop(self) -> None:
-        while not self.shutdown.is_set():
-            if not self.estop_sock.poll(100):
-                continue
+        """E-stop thread: survives every message; if it ends anyway, the server fails safe."""
+        try:
+            while not self.shutdown.is_set():
+                try:
+                    self._estop_once()
+                except Exception:
+                    self.counts["estop_channel_errors"] += 1
+                    log.exception("e-stop channel: error while handling a message; still serving")
+        finally:
+            if not self.shutdown.is_set():
+                self._estop_channel_lost()
+
+    def _estop_once(self) -> None:
+        if not self.estop_sock.poll(100):
+            return
+        envelope, body = _recv_routed(self.estop_sock)
+        # stop first, read later: no format, version or decoding problem may delay or block it
+        stopped = self.trigger_estop("message on the e-stop channel")
+        try:
+            header, _ = decode(body, self.max_message_bytes)
+            reason = f"e-stop channel: {header.get('reason', 'no reason given')!r:.200}"
+        except ProtocolError as err:
+            self.counts["estop_unreadable"] += 1
+            reason = f"e-stop channel (unreadable message, still obeyed: {err})"
+        log.error("%s", reason)
+        self.estop_sock.send_multipart([*envelope, *self._estop_reply(stopped)])
+
+    def _estop_channel_lost(self) -> None:
+        """The e-stop thread is gone: nobody could stop the robot remotely, so stop it now."""
+        if self.estop_channel_down:
+            return
+        self.estop_channel_down = True
+        self.counts["estop_channel_down"] += 1
+        log.critical("the e-stop thread has ended; latching the e-stop until a restart")
+        self.trigger_estop("the e-stop channel is down")
+
+    def _serve_once(self, poll_ms: int) -> None:
+        if self.sock.poll(poll_ms):
+            envelope, body = _recv_routed(self.sock)
             try:
-                header, _ = decode(self.estop_sock.recv_multipart())
-                reason = str(header.get("reason", "e-stop channel"))
-            except ProtocolError as err:
-                reason = f"e-stop channel (unreadable message: {err})"
-            # any message on this channel stops the robot: never refuse an e-stop for its format
-            self.trigger_estop(reason)
-            self.estop_sock.send_multipart(
-                encode({"v": PROTOCOL_VERSION, "ok": True, "estopped": True})
-            )
+                reply = self._answer(body)
+            except Exception as err:  # a server bug must cost one request, not the server
+                log.exception("internal error while answering a request")
+                self._hold_robot()
+                reply = self._error("internal", f"{type(err).__name__}: {err}")
+            if reply is not None:
+                self.sock.send_multipart([*envelope, *reply])
+        if not self._estop_thread.is_alive() and not self.shutdown.is_set():
+            self._estop_channel_lost()
+        self._check_watchdog()
+
+    def _hold_robot(self) -> None:
+        self.episode_active = False
+        try:
+            self.adapter.stop()
+        except Exception:
+            log.exception("adapter.stop failed")
+            self.trigger_estop("the robot could not be held after an internal error")
 
     def serve_forever(self) -> None:
+        """Serve until `shutdown` is set (SIGINT/SIGTERM); no request can end this loop."""
         self._estop_thread.start()
         poll_ms = max(5, min(50, int(self.safety.watchdog_s * 250)))
         try:
             while not self.shutdown.is_set():
-                if self.sock.poll(poll_ms):
-                    identity, *rest = self.sock.recv_multipart()
-                    # REQ clients put an empty delimiter before the message
-                    delim, body = (rest[:1], rest[1:]) if rest and rest[0] == b"" else ([], rest)
-                    reply = self._answer(body)
-                    if reply is not None:
-                        self.sock.send_multipart([identity, *delim, *reply])
-                self._check_watchdog()
+                try:
+                    self._serve_once(poll_ms)
+                except Exception:
+                    self.counts["server_errors"] += 1
+                    log.exception("error in the request loop; still serving")
+                    self._hold_robot()
         finally:
             self.close()
 
@@ -335,11 +485,15 @@ class RobotServer:
         self.shutdown.set()
         try:
             self.adapter.stop()
+        except Exception:  # still close the sockets; the log says the robot may not be held
+            log.exception("adapter.stop failed while shutting down")
         finally:
             if self._estop_thread.is_alive():
                 self._estop_thread.join(timeout=1)
             self.sock.close(0)
             self.estop_sock.close(0)
+            if self.authenticator is not None:
+                self.authenticator.stop()
             self.ctx.term()
             self.adapter.close()
 
@@ -367,13 +521,32 @@ def _parse_kv(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    from envs.real_robot.sim_adapters import build_adapter
-
-    p = argparse.ArgumentParser(prog="python -m envs.real_robot.server", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: all)")
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m envs.real_robot.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     p.add_argument("--port", type=int, default=5555, help="request port (0: pick a free one)")
     p.add_argument("--estop-port", type=int, default=None, help="e-stop port (default port+1)")
+    p.add_argument(
+        "--keys",
+        default=os.environ.get("ROBOT_KEYS"),
+        help="key folder from `keys` (default $ROBOT_KEYS): only its authorized clients may "
+        "use the request port",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host without --keys (anyone who reaches it can drive the robot)",
+    )
+    p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=None,
+        help="drop messages larger than this (default: 64 KiB + one frame per camera)",
+    )
     p.add_argument(
         "--adapter",
         default=os.environ.get("ROBOT_ADAPTER", "sim:drawer-open"),
@@ -385,7 +558,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--watchdog", type=float, help="override the safety config's watchdog_s")
     p.add_argument("--log", help="also write the server log (refusals, e-stops) to this file")
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p
+
+
+def _build_server(args: argparse.Namespace) -> RobotServer:
+    from envs.real_robot.sim_adapters import build_adapter
+
+    if args.max_message_bytes is not None and args.max_message_bytes < HEADER_BUDGET_BYTES:
+        raise ValueError(f"--max-message-bytes must be at least {HEADER_BUDGET_BYTES}")
+    if args.keys is None and not args.insecure and not is_loopback(args.host):
+        # checked before the adapter is built: a real arm may move when it is constructed
+        raise InsecureBind(_insecure_message(args.host))
+    keys = load_server_keys(args.keys) if args.keys else None
+    adapter = build_adapter(args.adapter, **_parse_kv(args.adapter_arg))
+    safety = SafetyConfig.load(args.safety) if args.safety else adapter.safety
+    if args.watchdog is not None:
+        safety = replace(safety, watchdog_s=args.watchdog)
+    return RobotServer(
+        adapter,
+        safety,
+        args.host,
+        args.port,
+        args.estop_port,
+        keys=keys,
+        insecure=args.insecure,
+        max_message_bytes=args.max_message_bytes,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["keys"]:
+        return keys_main(argv[1:])
+    args = _parser().parse_args(argv)
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
@@ -397,11 +602,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.exit_with_parent:
         _die_with_parent()
-    adapter = build_adapter(args.adapter, **_parse_kv(args.adapter_arg))
-    safety = SafetyConfig.load(args.safety) if args.safety else adapter.safety
-    if args.watchdog is not None:
-        safety = replace(safety, watchdog_s=args.watchdog)
-    server = RobotServer(adapter, safety, args.host, args.port, args.estop_port)
+    try:
+        server = _build_server(args)
+    except (ValueError, zmq.ZMQError) as err:  # InsecureBind, KeyFileError, bad adapter
+        print(f"robot server not started: {err}", file=sys.stderr)
+        return 2
 
     def _terminate(signum, frame):  # stop the robot, then leave the loop
         server.shutdown.set()
@@ -411,12 +616,15 @@ def main(argv: list[str] | None = None) -> int:
     ready = {"port": server.port, "estop_port": server.estop_port, "protocol": PROTOCOL_VERSION}
     print(f"READY {json.dumps(ready)}", flush=True)
     log.info(
-        "robot server on tcp://%s:%d (e-stop on port %d), adapter %s, watchdog %.2f s",
+        "robot server on tcp://%s:%d (e-stop on port %d), adapter %s, watchdog %.2f s, %s, "
+        "messages up to %d bytes",
         args.host,
         server.port,
         server.estop_port,
         args.adapter,
-        safety.watchdog_s,
+        server.safety.watchdog_s,
+        "CURVE keys from " + str(args.keys) if args.keys else "NO AUTHENTICATION",
+        server.max_message_bytes,
     )
     server.serve_forever()
     return 0

@@ -7,7 +7,11 @@
 * `real/<name>`: a robot listed in `robots.json` (path in $VLMBENCH_ROBOTS, else ./robots.json):
 
       {"my-arm": {"address": "tcp://10.0.0.5:5555", "instruction": "open the drawer",
-                  "levels": 3, "success": "human", "max_episode_steps": 200}}
+                  "levels": 3, "success": "human", "max_episode_steps": 200,
+                  "keys": "robot-keys", "client": "benchmark"}}
+
+  `keys` names the key folder (relative to robots.json) holding `server.key` and
+  `clients/<client>.key_secret`, for a server started with `--keys`; the keys stay in files.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from envs.real_robot.auth import DEFAULT_CLIENT, ClientKeys, load_client_keys
 from envs.real_robot.client import RobotEnv
 from envs.real_robot.success import SimulatorSuccess, build_success
 from envs.spec import TaskSpec
@@ -119,6 +124,16 @@ def robots_file() -> Path:
     return Path(os.environ.get("VLMBENCH_ROBOTS", "robots.json"))
 
 
+def _client_keys(entry: dict[str, Any]) -> ClientKeys | None:
+    """The robot's `keys` folder, read at env creation (relative paths: next to robots.json)."""
+    if not entry.get("keys"):
+        return None
+    folder = Path(entry["keys"])
+    if not folder.is_absolute():
+        folder = robots_file().resolve().parent / folder
+    return load_client_keys(folder, str(entry.get("client", DEFAULT_CLIENT)))
+
+
 def _make_robot_env(entry: dict[str, Any], seed: int) -> RobotEnv:
     return RobotEnv(
         entry["address"],
@@ -126,6 +141,7 @@ def _make_robot_env(entry: dict[str, Any], seed: int) -> RobotEnv:
         camera=entry.get("camera"),
         max_episode_steps=int(entry.get("max_episode_steps", 200)),
         timeout_s=float(entry.get("timeout_s", 5.0)),
+        keys=_client_keys(entry),
     )
 
 
