@@ -446,11 +446,13 @@ def test_an_internal_error_costs_one_request_and_holds_the_robot(served):
     env.close()
 
 
-def test_the_issue_packets_do_not_end_the_server_process():
+def test_the_issue_packets_do_not_end_the_server_process(tmp_path, monkeypatch):
     """The CLI server, as a sweep starts it: before the fix it exited with rc 1."""
     from envs.real_robot.client import _terminate
     from envs.real_robot.tasks import launch_sim_server
 
+    # the robot's own key folder must not leak into a loopback sim server
+    monkeypatch.setenv("ROBOT_KEYS", str(tmp_path / "no-keys-here"))
     proc, address = launch_sim_server("sim:point")
     try:
         hello = RobotClient(address, timeout_s=10.0).request("hello")[0]

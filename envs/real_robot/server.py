@@ -564,6 +564,9 @@ def _parser() -> argparse.ArgumentParser:
 def _build_server(args: argparse.Namespace) -> RobotServer:
     from envs.real_robot.sim_adapters import build_adapter
 
+    for flag, port in (("--port", args.port), ("--estop-port", args.estop_port)):
+        if port is not None and not 0 <= port <= 65535:  # ZeroMQ would wrap it silently
+            raise ValueError(f"{flag} must be 0-65535, got {port}")
     if args.max_message_bytes is not None and args.max_message_bytes < HEADER_BUDGET_BYTES:
         raise ValueError(f"--max-message-bytes must be at least {HEADER_BUDGET_BYTES}")
     if args.keys is None and not args.insecure and not is_loopback(args.host):

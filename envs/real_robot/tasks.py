@@ -52,8 +52,10 @@ def launch_sim_server(
     ]
     if watchdog_s is not None:
         cmd += ["--watchdog", str(watchdog_s)]
+    # a loopback sim server needs no keys; $ROBOT_KEYS is for the robot's own server
+    env = {k: v for k, v in os.environ.items() if k != "ROBOT_KEYS"}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1, env=env
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the server prints READY {...} once bound
