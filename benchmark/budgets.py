@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from benchmark.inputs import check_options
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -46,6 +48,8 @@ class Budget:
         unknown = sorted(set(overrides) - set(self.to_dict()))
         if unknown:
             raise ValueError(f"Unknown budget field(s) {unknown}; valid: {sorted(self.to_dict())}")
+        # types and ranges too (eval_episodes=0 used to finish a run with NaN)
+        check_options(Budget, overrides, "budget override")
         note = {k: f"overridden on the command line to {v!r}" for k, v in overrides.items()}
         return replace(self, **overrides, notes={**self.notes, **note})
 

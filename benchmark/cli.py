@@ -3,77 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from benchmark.budgets import BUDGETS
-
-
-def _split(s: str) -> list[str]:
-    return [x.strip() for x in s.split(",") if x.strip()]
-
-
-def _seeds(s: str) -> list[int]:
-    """'0,1' or '0-4' -> seeds."""
-    out: list[int] = []
-    for part in _split(s):
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return out
-
-
-def _kv(pairs: list[str]) -> dict[str, object]:
-    """key=value options; values parsed as JSON when they can be (numbers, booleans, lists)."""
-    out: dict[str, object] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"expected key=value, got '{pair}'")
-        k, v = pair.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+from benchmark.inputs import InputError, positive_int
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from benchmark.inputs import all_failed_line, check_sweep
     from benchmark.report import make_report
     from benchmark.runner import RunConfig
     from benchmark.sweep import plan, run_local, write_sweep_summary
-    from envs import UnknownTaskError, expand_tasks
 
-    try:
-        tasks = expand_tasks(args.tasks)
-    except UnknownTaskError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    from benchmark.methods.registry import get_method
-
-    methods = _split(args.methods)
-    for m in methods:
-        try:
-            get_method(m)
-        except (KeyError, ImportError, TypeError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    if args.cache not in ("record", "replay", "live"):
-        print("error: --cache must be record, replay or live", file=sys.stderr)
-        return 2
-    sac_opts = _kv(args.sac_opt)
-    try:
-        from benchmark.agents.sac import SAC, SACConfig
-
-        SAC(
-            1, 1, SACConfig(**sac_opts), 0
-        )  # unknown fields and bad values fail here, not in a worker
-    except (TypeError, ValueError) as err:
-        print(f"error: --sac-opt: {err}", file=sys.stderr)
-        return 2
+    got = check_sweep(args)  # every input checked here, before any worker starts
     base = RunConfig(
         task="",
         method="",
@@ -83,14 +27,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         cache_mode=args.cache,
         cache_dir=args.cache_dir,
         out_dir=args.out,
-        method_options=_kv(args.method_opt),
-        oracle_options=_kv(args.oracle_opt),
-        budget_overrides=_kv(args.budget_opt),
-        sac=sac_opts,
+        method_options=got.method_options,
+        oracle_options=got.oracle_options,
+        budget_overrides=got.budget_overrides,
+        sac=got.sac,
         backend=args.backend,
-        log_sinks=_split(args.log),
+        log_sinks=got.log_sinks,
     )
-    configs = plan(tasks, methods, _seeds(args.seeds), base)
+    configs = plan(got.tasks, got.methods, got.seeds, base)
     t0 = time.perf_counter()
     if args.executor == "ray":
         from benchmark.ray_executor import run_ray
@@ -101,6 +45,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     summary = write_sweep_summary(args.out, configs, outcomes, wall)
     failed = [o for o in outcomes if not o.ok]
+    if line := all_failed_line(outcomes):
+        print(f"error: {line}", file=sys.stderr)
+        return 1
     try:
         out = make_report(args.out)
     except FileNotFoundError as err:
@@ -117,16 +64,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.inputs import check_existing_dir
     from benchmark.report import main
 
-    return main([args.results_dir] + (["--baseline", args.baseline] if args.baseline else []))
+    check_existing_dir(args.results_dir, "report:")
+    try:
+        return main([args.results_dir] + (["--baseline", args.baseline] if args.baseline else []))
+    except FileNotFoundError as err:  # a directory with no finished run in it
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.dispatch import run_any
+    from benchmark.inputs import load_run_config
     from benchmark.runner import RunConfig
 
-    root = run_any(RunConfig(**json.loads(Path(args.config).read_text())))
+    root = run_any(load_run_config(args.config, RunConfig))
     print(root)
     return 0
 
@@ -177,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument(
         "--ray-address", default=None, help="ray.init address (default: $RAY_ADDRESS or local)"
     )
-    sw.add_argument("--jobs", type=int, default=None, help="parallel runs (default: cores)")
+    sw.add_argument(
+        "--jobs", type=positive_int, default=None, help="parallel runs (default: cores)"
+    )
     sw.add_argument("--backend", default=None, help="task backend, e.g. thor for ALFRED")
     sw.add_argument(
         "--log",
@@ -213,4 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("leaderboard", help="submit, validate and publish leaderboard entries")
 
     args = ap.parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except InputError as err:  # a user's mistake: one line that says what to do, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from benchmark.inputs import redact_secrets
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,7 @@ class MetricSinks:
                 self._wandb = wandb.init(
                     project=os.environ.get("WANDB_PROJECT", "vlm-feedback-bench"),
                     name=run_name,
-                    config=config,
+                    config=redact_secrets(config),  # W&B uploads its config: no keys in it
                     dir=str(run_dir),
                     reinit=True,
                 )

@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark.inputs import redact_secrets
+
 
 def slug(name: str) -> str:
     return name.replace("/", "__")
@@ -29,6 +31,7 @@ def slug(name: str) -> str:
 
 def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
+    data = redact_secrets(data)  # every config written goes through here: no key on disk
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
     os.replace(tmp, path)
 
