@@ -307,3 +307,52 @@ def test_listing_names_every_profile(capsys):
     out = capsys.readouterr().out
     for name, p in PROFILES.items():
         assert any(line.startswith(name) and p.summary in line for line in out.splitlines())
+
+
+# --- the audit script's bookkeeping (no simulator: synthetic states) ---------------------------
+def test_teacher_audit_counts_unanswered_apart_and_writes_one_figure_per_case(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "teacher_audit.py"
+    spec = importlib.util.spec_from_file_location("teacher_audit_script", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(26)
+    states = [
+        {
+            "kind": kind,
+            "ep": ep,
+            "pos": t / 19,
+            "frame": f,
+            "info": {"progress": t / 19, "success": t >= 15, "view": rng.uniform(0, 1, 6)},
+        }
+        for (kind, ep, t), f in zip(
+            [(k, e, t) for k in ("expert", "random") for e in range(2) for t in range(20)],
+            _frames(27, 80),
+            strict=True,
+        )
+    ]
+    rows = mod.audit_case(states, DRAWER, 3, tmp_path, full=False, seeds=2)
+    assert [r["profile"] for r in rows] == list(mod.PROFILES)
+    assert (tmp_path / "metaworld__drawer-open__3-levels.png").stat().st_size > 1000
+    for r in rows:
+        m = np.array(r["level_confusion"])
+        assert m.sum() == r["ratings"] == len(states)
+        assert (m[:, -1].sum() > 0) == (r["profile"] == "skip")
+        assert r["unanswered"] == pytest.approx(m[:, -1].sum() / m.sum())
+    skip = next(r for r in rows if r["profile"] == "skip")
+    assert skip["configured"] == 1.0  # its base, oracle, never errs on what it answers
+    assert "| skip |" in mod.table(rows)
+
+
+def test_metaworld_step_info_carries_the_view():
+    from envs import get_task
+
+    env = get_task(DRAWER).make_env(0)
+    try:
+        env.reset(seed=1)
+        obs, _, _, _, info = env.step(np.zeros(4, np.float32))
+    finally:
+        env.close()
+    assert np.allclose(info["view"], np.concatenate([obs[0:3], obs[4:7]]), atol=1e-5)
