@@ -93,6 +93,21 @@ def _cmd_audit(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_teachers(a: argparse.Namespace) -> int:
+    from oracle_cache.teachers import PROFILES, listing
+
+    if a.json:
+        _print(
+            [
+                {"name": p.name, "summary": p.summary, "options": p.options}
+                for p in PROFILES.values()
+            ]
+        )
+    else:
+        print(listing())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m oracle_cache", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -130,6 +145,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--oracle", default="")
     s.add_argument("--max-gallery", type=int, default=120)
     s.set_defaults(fn=_cmd_audit)
+
+    s = sub.add_parser("teachers", help="the scripted teacher's profiles and their error models")
+    s.add_argument("--json", action="store_true", help="print JSON instead of text")
+    s.set_defaults(fn=_cmd_teachers)
     return p
 
 

@@ -87,6 +87,9 @@ class MetaWorldEnv(gym.Env):
             "success": success,
             "gt_reward": float(reward),
             "progress": self._progress(info, success, float(reward)),
+            # privileged like progress: what the camera sees (gripper, object xyz), for teachers
+            # whose errors depend on the view (oracle_cache.teachers)
+            "view": [float(v) for v in (*obs[0:3], *obs[4:7])],
         }
         truncated = truncated or self._steps >= self.max_episode_steps
         return obs.astype(np.float32), float(reward), False, truncated, out
