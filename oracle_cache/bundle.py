@@ -302,6 +302,11 @@ def _store_to_fill(cache_dir: Path) -> diskcache.Cache:
     """An existing cache (checked whole first) or a new one; never a file or a broken one."""
     if cache_dir.exists() and not cache_dir.is_dir():
         raise NotACache(f"{cache_dir} is a file, not a cache directory; give a directory")
+    if is_bundle(cache_dir):
+        raise NotACache(
+            f"{cache_dir} is a bundle, not a cache; import into a cache directory, or combine "
+            "bundles with `python -m oracle_cache merge OUT BUNDLE...`"
+        )
     if is_cache_dir(cache_dir):
         with existing_store(cache_dir):
             pass  # the structural check; the store itself is opened below

@@ -34,6 +34,7 @@ from oracle_cache.entry import (  # noqa: F401  (ENTRY_FIELDS, decode_entry: re-
 from oracle_cache.errors import TamperedEntry
 from oracle_cache.keys import frame_digest, key_document, key_of
 from oracle_cache.store import (  # noqa: F401  (re-exported: the cache's public helpers)
+    DAMAGE,
     FRAMES,
     QUARANTINE,
     STORE_SETTINGS,
@@ -161,7 +162,7 @@ class CachedOracle:
         if raw is _UNREAD:
             try:
                 raw = read_value(self.store, key)
-            except sqlite3.DatabaseError as e:
+            except DAMAGE as e:
                 if is_corruption(e):
                     raise unreadable(self.cache_dir, e) from None
                 raise

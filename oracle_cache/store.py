@@ -32,6 +32,8 @@ STORE_SETTINGS: dict[str, Any] = {
 CACHE_DB = "cache.db"
 QUARANTINE = "quarantine"
 FRAMES = "frames"
+#: what SQLite raises on a damaged file (`is_corruption` tells damage from a busy database)
+DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 
 def unreadable(cache_dir: str | Path, err: object) -> CacheUnreadable:
@@ -45,10 +47,11 @@ def unreadable(cache_dir: str | Path, err: object) -> CacheUnreadable:
 
 
 def is_corruption(err: BaseException) -> bool:
-    """SQLite said the file is damaged; a locked or unopenable file is another matter."""
+    """SQLite said the file is damaged, or gave text that is not UTF-8 (e.g. a flipped byte in
+    the schema); a locked or unopenable file is another matter."""
     if isinstance(err, sqlite3.OperationalError):
         return _undecodable(err)
-    return isinstance(err, sqlite3.DatabaseError)
+    return isinstance(err, (sqlite3.DatabaseError, UnicodeDecodeError))
 
 
 def _undecodable(err: BaseException) -> bool:
@@ -81,7 +84,7 @@ def open_store(directory: str | Path) -> diskcache.Cache:
     """Open (or create) the store; a damaged cache.db raises CacheUnreadable."""
     try:
         return diskcache.Cache(str(directory), **STORE_SETTINGS)
-    except sqlite3.DatabaseError as e:
+    except DAMAGE as e:
         if is_corruption(e):
             raise unreadable(directory, e) from None
         raise
@@ -95,7 +98,7 @@ def _quick_check(db: Path, cache_dir: Path) -> None:
             rows = con.execute("PRAGMA quick_check").fetchall()
         finally:
             con.close()
-    except sqlite3.DatabaseError as e:
+    except DAMAGE as e:
         if is_corruption(e):
             raise unreadable(cache_dir, e) from None
         raise
@@ -121,7 +124,7 @@ def existing_store(cache_dir: str | Path) -> Iterator[diskcache.Cache]:
     try:
         with open_store(cache_dir) as store:
             yield store
-    except sqlite3.DatabaseError as e:
+    except DAMAGE as e:
         if is_corruption(e):
             raise unreadable(cache_dir, e) from None
         raise
