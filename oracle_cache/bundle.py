@@ -39,6 +39,7 @@ from oracle_cache.store import (
     existing_store,
     frame_name,
     frame_path,
+    iter_keys,
     open_store,
     quarantine,
     read_value,
@@ -267,7 +268,7 @@ def cache_entries(cache_dir: str | Path, report: Report) -> dict[str, dict[str, 
     """Every good entry of a cache directory by key (corrupt ones reported, left in place)."""
     out: dict[str, dict[str, Any]] = {}
     with existing_store(cache_dir) as store:
-        for key in store.iterkeys():
+        for key in iter_keys(store, cache_dir):
             try:
                 out[key] = check_entry(key, read_value(store, key))
             except CorruptEntry as e:

@@ -4,11 +4,18 @@ A cache directory holds `cache.db` (diskcache over SQLite), `quarantine/` (entri
 their checks, kept for inspection) and, with `keep_frames`, `frames/ab/<digest>.png`. Tools
 that inspect or copy a cache (`stats`, `verify`, `export`) open it with `existing_store`, which
 never creates one and turns an unreadable SQLite file into one line that says what to do.
+
+A cache.db is input like any other: a row may name a value file outside the directory or hold
+a pickle. `SafeDisk` reads and deletes value files only inside the cache directory and loads
+pickles as plain data only, so a crafted cache.db can neither run code nor touch other files.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pickle
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -34,6 +41,60 @@ QUARANTINE = "quarantine"
 FRAMES = "frames"
 #: what SQLite raises on a damaged file (`is_corruption` tells damage from a busy database)
 DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
+#: what diskcache raises on a damaged row besides (a flipped `raw` flag has it unpickle a key)
+ROW_DAMAGE = (TypeError, AttributeError, ValueError, EOFError, pickle.UnpicklingError)
+
+
+class _DataOnly(pickle.Unpickler):
+    """Loads dicts, lists, strings and numbers; refuses every class or function."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refused {module}.{name}: a rating cache holds data only")
+
+
+class RefusedValue(OSError):
+    """A stored value diskcache would read outside the cache or unpickle as code."""
+
+
+class SafeDisk(diskcache.Disk):
+    """diskcache's Disk, confined to its directory and to plain data.
+
+    A refused value raises RefusedValue, an OSError as `Disk.fetch` documents, which diskcache
+    treats as a value gone: the entry reads as missing (re-asked in record mode, a miss in
+    replay) and `verify` reports it. Pickled dict entries of early versions still load.
+    """
+
+    def _inside(self, filename: Any) -> str:
+        root = os.path.realpath(self._directory)
+        full = os.path.realpath(os.path.join(self._directory, str(filename)))
+        if os.path.commonpath([root, full]) != root or full == root:
+            raise RefusedValue(f"value file {filename!r} is outside the cache {root}")
+        return full
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if raw:
+            return super().get(key, raw)
+        return _DataOnly(io.BytesIO(key)).load()
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+        if filename is not None:
+            self._inside(filename)
+        if mode != diskcache.core.MODE_PICKLE:
+            return super().fetch(mode, filename, value, read)
+        try:
+            if value is None:
+                with open(self._inside(filename), "rb") as f:
+                    return _DataOnly(f).load()
+            return _DataOnly(io.BytesIO(value)).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+            raise RefusedValue(str(e)) from None
+
+    def remove(self, file_path: Any) -> None:
+        try:
+            self._inside(file_path)
+        except RefusedValue:
+            return  # never delete outside the cache; the row itself still goes
+        super().remove(file_path)
 
 
 def unreadable(cache_dir: str | Path, err: object) -> CacheUnreadable:
@@ -65,11 +126,11 @@ def read_value(store: diskcache.Cache, key: str) -> Any:
     quarantined) instead of stopping the whole walk or run."""
     try:
         return store.get(key)
-    except UnicodeDecodeError:  # a large value kept in a file of its own
-        return b""
     except sqlite3.OperationalError as e:
         if not _undecodable(e):
             raise
+    except (*ROW_DAMAGE, UnicodeDecodeError):  # e.g. a value file that is not UTF-8
+        return b""
     db = (Path(store.directory) / CACHE_DB).resolve()
     con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
     try:
@@ -83,11 +144,26 @@ def read_value(store: diskcache.Cache, key: str) -> Any:
 def open_store(directory: str | Path) -> diskcache.Cache:
     """Open (or create) the store; a damaged cache.db raises CacheUnreadable."""
     try:
-        return diskcache.Cache(str(directory), **STORE_SETTINGS)
-    except DAMAGE as e:
-        if is_corruption(e):
-            raise unreadable(directory, e) from None
-        raise
+        return diskcache.Cache(str(directory), disk=SafeDisk, **STORE_SETTINGS)
+    except (*DAMAGE, *ROW_DAMAGE) as e:  # ROW_DAMAGE: e.g. a Settings row with no key
+        if isinstance(e, sqlite3.DatabaseError) and not is_corruption(e):
+            raise
+        raise unreadable(directory, e) from None
+
+
+def iter_keys(store: diskcache.Cache, cache_dir: str | Path) -> Iterator[Any]:
+    """Every key of the store, or CacheUnreadable when a key row is damaged."""
+    keys = store.iterkeys()
+    while True:
+        try:
+            key = next(keys)
+        except StopIteration:
+            return
+        except (*DAMAGE, *ROW_DAMAGE) as e:
+            if isinstance(e, sqlite3.DatabaseError) and not is_corruption(e):
+                raise
+            raise unreadable(cache_dir, f"a damaged key row ({type(e).__name__}: {e})") from None
+        yield key
 
 
 def _quick_check(db: Path, cache_dir: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from oracle_cache.entry import CorruptEntry, check_entry, is_signed
-from oracle_cache.store import FRAMES, QUARANTINE, existing_store, open_store, read_value
+from oracle_cache.store import FRAMES, QUARANTINE, existing_store, iter_keys, open_store, read_value
 
 
 def _oracle_of(entry: dict[str, Any]) -> str:
@@ -44,7 +44,7 @@ def store_stats(cache_dir: str | Path) -> dict[str, Any]:
     created: list[float] = []
     corrupt = unsigned = 0
     with existing_store(cache_dir) as store:
-        for key in list(store.iterkeys()):
+        for key in list(iter_keys(store, cache_dir)):
             try:
                 e = check_entry(key, read_value(store, key))
             except CorruptEntry:

@@ -33,7 +33,7 @@ from oracle_cache.entry import (
 from oracle_cache.images import decode_png
 from oracle_cache.keys import frame_digest
 from oracle_cache.manifest import MANIFEST
-from oracle_cache.store import FRAMES, QUARANTINE, existing_store, quarantine, read_value
+from oracle_cache.store import FRAMES, QUARANTINE, existing_store, iter_keys, quarantine, read_value
 
 #: how many unsigned keys a report names (a legacy cache may hold 100k)
 SHOW_UNSIGNED = 20
@@ -108,7 +108,7 @@ def verify_store(cache_dir: str | Path, fix: bool = True, rehash: bool = False) 
     cache_dir = Path(cache_dir)
     report = VerifyReport(quarantined=fix)
     with existing_store(cache_dir) as store, store.transact() if rehash else nullcontext():
-        for key in list(store.iterkeys()):
+        for key in list(iter_keys(store, cache_dir)):
             report.checked += 1
             raw = read_value(store, key)
             try:
