@@ -113,8 +113,8 @@ def read_text(bundle: str | Path) -> str:
 
 
 def read_lines(bundle: str | Path) -> list[tuple[int, str]]:
-    """(line number, line) for every non-blank line."""
-    return [(n, ln) for n, ln in enumerate(read_text(bundle).splitlines(), 1) if ln.strip()]
+    """(line number, line) for every non-blank line; lines end at "\n" only, as written."""
+    return [(n, ln) for n, ln in enumerate(read_text(bundle).split("\n"), 1) if ln.strip()]
 
 
 def parse_line(n: int, line: str) -> tuple[str, dict[str, Any]]:
