@@ -1,10 +1,13 @@
 """Portable bundles: the reviewable, committable form of a rating cache.
 
 A bundle is a directory holding `entries.jsonl` (one canonical-JSON entry per line, sorted by
-key, so a diff shows exactly which ratings changed) and, optionally, `frames/ab/<digest>.png`
-(lossless PNGs named by frame digest, for audits). A bare `.jsonl` file is a bundle without
-frames. Export, import and merge are idempotent: doing one twice changes nothing. Every entry
-is checked (its document must hash to its key) on the way in and out; `oracle_cache.verify` also quarantines what fails.
+key, so a diff shows exactly which ratings changed), `bundle.json` (its manifest: format and
+content digests, see `oracle_cache.manifest`) and, optionally, `frames/<digest>.png` (lossless
+PNGs named by frame digest, for audits). A bare `.jsonl` file is a bundle without frames or
+manifest. Export, import and merge are idempotent: doing one twice changes nothing. Every
+entry is checked (its document must hash to its key, its digest must match its answer) on the
+way in and out, and a bundle that does not match its manifest is refused as a whole;
+`oracle_cache.verify` reports and quarantines what fails.
 """
 
 from __future__ import annotations
@@ -12,25 +15,38 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oracle_cache.cache import (
+import diskcache
+
+from oracle_cache.entry import CorruptEntry, check_entry, encode_entry, is_signed
+from oracle_cache.errors import BundleError, NotACache
+from oracle_cache.manifest import FORMAT as BUNDLE_FORMAT  # noqa: F401  (re-exported)
+from oracle_cache.manifest import (
+    LEGACY_FORMAT,
+    MANIFEST,
+    build_manifest,
+    frame_files,
+    manifest_problems,
+    read_manifest,
+)
+from oracle_cache.store import (
     FRAMES,
-    CorruptEntry,
-    check_entry,
-    encode_entry,
+    confined,
+    existing_store,
+    frame_name,
     frame_path,
+    iter_keys,
     open_store,
     quarantine,
+    read_value,
 )
 
 ENTRIES = "entries.jsonl"
 BUNDLE_QUARANTINE = "quarantine.jsonl"
-MANIFEST = "bundle.json"
-BUNDLE_FORMAT = "oracle-cache-bundle/1"
 
 
 @dataclass
@@ -41,6 +57,7 @@ class Report:
     unchanged: int = 0  # entries the destination already held with the same answer
     entries: int = 0  # entries in the destination (bundle or cache) afterwards
     frames: int = 0  # frame PNGs copied
+    unsigned: int = 0  # entries read without a digest (legacy: `verify --rehash` signs them)
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
 
@@ -50,6 +67,7 @@ class Report:
             "unchanged": self.unchanged,
             "entries": self.entries,
             "frames": self.frames,
+            "unsigned": self.unsigned,
             "conflicts": [list(c) for c in self.conflicts],
             "corrupt": [list(c) for c in self.corrupt],
         }
@@ -75,17 +93,28 @@ def is_cache_dir(path: str | Path) -> bool:
 
 
 # --- reading and writing entries --------------------------------------------------------------
-def read_lines(bundle: str | Path) -> Iterator[tuple[int, str]]:
+def read_text(bundle: str | Path) -> str:
+    """The entries file as text; BundleError (naming the line) if it is not UTF-8."""
     path = entries_path(bundle)
     if not path.is_file():
         raise FileNotFoundError(
             f"no bundle at {bundle}: expected {path} (a directory with {ENTRIES}, or a .jsonl "
             "file); create one with `python -m oracle_cache export CACHE_DIR BUNDLE`"
         )
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                yield n, line
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise BundleError(
+            f"{path} is not UTF-8 text (byte {e.start}, line {line}): a bundle holds JSON lines "
+            "as export writes them; re-export it, or remove that line"
+        ) from None
+
+
+def read_lines(bundle: str | Path) -> list[tuple[int, str]]:
+    """(line number, line) for every non-blank line; lines end at "\n" only, as written."""
+    return [(n, ln) for n, ln in enumerate(read_text(bundle).split("\n"), 1) if ln.strip()]
 
 
 def parse_line(n: int, line: str) -> tuple[str, dict[str, Any]]:
@@ -100,26 +129,53 @@ def parse_line(n: int, line: str) -> tuple[str, dict[str, Any]]:
     return key, check_entry(key, raw)
 
 
-def read_entries(bundle: str | Path, report: Report | None = None) -> Iterator[dict[str, Any]]:
-    """Checked entries of a bundle; corrupt lines go to `report.corrupt` (or raise)."""
-    for n, line in read_lines(bundle):
+def manifest_status(bundle: str | Path, n_lines: int) -> tuple[str, list[str]]:
+    """("ok" | "legacy" | "none", problems): how the bundle stands against its manifest."""
+    path = entries_path(bundle)
+    if Path(bundle).suffix == ".jsonl":
+        return "none", []  # a bare .jsonl file carries no manifest
+    manifest = read_manifest(path.parent)
+    frame_files(frames_dir_of(bundle))  # UnsafePath up front for a frame that links outside
+    if manifest is None:
+        return "none", []
+    problems = manifest_problems(manifest, path, n_lines, frames_dir_of(bundle))
+    return ("legacy" if manifest["format"] == LEGACY_FORMAT else "ok"), problems
+
+
+def read_entries(bundle: str | Path, report: Report | None = None) -> list[dict[str, Any]]:
+    """Checked entries of a bundle that matches its manifest (BundleError otherwise, naming
+    the entries that fail their own checks); corrupt lines go to `report.corrupt` (or raise)."""
+    lines = read_lines(bundle)
+    good: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for n, line in lines:
         try:
-            yield parse_line(n, line)[1]
+            good.append(parse_line(n, line)[1])
         except CorruptEntry as e:
-            if report is None:
-                raise
-            report.corrupt.append((f"line {n}", str(e)))
+            bad.append(f"line {n}: {e}")
+            if report is not None:
+                report.corrupt.append((f"line {n}", str(e)))
+    _, problems = manifest_status(bundle, len(lines))
+    if problems:
+        named = f"; failing their own checks: {'; '.join(bad[:3])}" if bad else ""
+        raise BundleError(
+            f"bundle {bundle} does not match its {MANIFEST}: {'; '.join(problems)}{named}. "
+            f"Run `python -m oracle_cache verify {bundle}` to see and quarantine what is wrong"
+        )
+    if bad and report is None:
+        raise CorruptEntry(bad[0])
+    if report is not None:
+        report.unsigned += sum(not is_signed(e) for e in good)
+    return good
 
 
 def write_entries(
-    bundle: str | Path,
-    entries: Mapping[str, dict[str, Any]] | Iterable[dict[str, Any]],
-    frames: int | None = None,
+    bundle: str | Path, entries: Mapping[str, dict[str, Any]] | Iterable[dict[str, Any]]
 ) -> int:
     """Atomically (re)write entries.jsonl sorted by key, one canonical line each.
 
-    A bundle directory also gets `bundle.json` (format, entry and frame counts), which holds
-    no timestamp so that rewriting the same entries gives the same bytes.
+    A bundle directory also gets its manifest (`bundle.json`, see `oracle_cache.manifest`),
+    computed from the files as written, so write the frames first.
     """
     path = entries_path(bundle)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,9 +184,7 @@ def write_entries(
     _atomic_write(path, "".join(encode_entry(e) + "\n" for e in ordered))
     fdir = frames_dir_of(bundle)
     if fdir is not None:
-        if frames is None:
-            frames = len(list(fdir.glob("*.png"))) if fdir.is_dir() else 0
-        manifest = {"format": BUNDLE_FORMAT, "entries": len(ordered), "frames": frames}
+        manifest = build_manifest(path, fdir, len(ordered))
         _atomic_write(path.with_name(MANIFEST), json.dumps(manifest, sort_keys=True) + "\n")
     return len(ordered)
 
@@ -174,10 +228,14 @@ def frame_ok(path: Path, digest: str) -> bool:
 
 
 def find_frame(frames_dir: Path, digest: str) -> Path | None:
-    """A frame PNG in either layout: flat (bundles) or sharded `ab/<digest>.png` (caches)."""
-    for p in (frames_dir / f"{digest}.png", frame_path(frames_dir, digest)):
+    """A frame PNG in either layout: flat (bundles) or sharded `ab/<digest>.png` (caches).
+
+    The digest must be sha256 hex and the file must resolve inside `frames_dir` (UnsafePath
+    otherwise), so no entry can make a copy read or write outside its directory.
+    """
+    for p in (frames_dir / frame_name(digest), frame_path(frames_dir, digest)):
         if p.exists():
-            return p
+            return confined(frames_dir, p)
     return None
 
 
@@ -194,7 +252,7 @@ def copy_frames(
     n = 0
     for d in sorted(digests):
         s = find_frame(src, d)
-        t = frame_path(dst, d) if sharded else dst / f"{d}.png"
+        t = frame_path(dst, d) if sharded else confined(dst, dst / frame_name(d))
         if s is None or find_frame(dst, d) is not None or (check and not frame_ok(s, d)):
             continue
         t.parent.mkdir(parents=True, exist_ok=True)
@@ -209,12 +267,13 @@ def copy_frames(
 def cache_entries(cache_dir: str | Path, report: Report) -> dict[str, dict[str, Any]]:
     """Every good entry of a cache directory by key (corrupt ones reported, left in place)."""
     out: dict[str, dict[str, Any]] = {}
-    with open_store(cache_dir) as store:
-        for key in store.iterkeys():
+    with existing_store(cache_dir) as store:
+        for key in iter_keys(store, cache_dir):
             try:
-                out[key] = check_entry(key, store.get(key))
+                out[key] = check_entry(key, read_value(store, key))
             except CorruptEntry as e:
                 report.corrupt.append((key, str(e)))
+    report.unsigned += sum(not is_signed(e) for e in out.values())
     return out
 
 
@@ -240,15 +299,30 @@ def export_bundle(cache_dir: str | Path, bundle: str | Path, frames: bool = Fals
     return report
 
 
+def _store_to_fill(cache_dir: Path) -> diskcache.Cache:
+    """An existing cache (checked whole first) or a new one; never a file or a broken one."""
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise NotACache(f"{cache_dir} is a file, not a cache directory; give a directory")
+    if is_bundle(cache_dir):
+        raise NotACache(
+            f"{cache_dir} is a bundle, not a cache; import into a cache directory, or combine "
+            "bundles with `python -m oracle_cache merge OUT BUNDLE...`"
+        )
+    if is_cache_dir(cache_dir):
+        with existing_store(cache_dir):
+            pass  # the structural check; the store itself is opened below
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(cache_dir)
+
+
 def import_bundle(bundle: str | Path, cache_dir: str | Path) -> Report:
     """Add a bundle's entries to a cache; entries already there (same key) are left alone."""
     report = Report()
-    entries = list(read_entries(bundle, report))
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    entries = read_entries(bundle, report)
     # one SQLite transaction: 10k entries in well under a second
-    with open_store(cache_dir) as store, store.transact():
+    with _store_to_fill(Path(cache_dir)) as store, store.transact():
         for e in entries:
-            raw = store.get(e["key"])
+            raw = read_value(store, e["key"])
             if raw is None:
                 store.set(e["key"], encode_entry(e))
                 report.added += 1

@@ -4,14 +4,14 @@ Modes: `record` answers from the cache or asks the provider and stores the answe
 returning it (a run killed at any moment loses no rating it paid for); `replay` answers from the
 cache only and raises `CacheMiss` otherwise (no provider is ever called); `live` bypasses the
 cache. The hot store is a `diskcache.Cache` directory (SQLite, safe across processes) that never
-evicts. Entries are JSON text (no pickle: a shared cache directory cannot run code) and carry
-their own key document; an entry whose document does not hash to its key is quarantined, never
-served. Identical queries in flight at once are asked once.
+evicts. Entries are JSON text (no pickle: a shared cache directory cannot run code), carry
+their own key document and a digest over the answer (`oracle_cache.entry`); an entry that fails
+either check, or answers out of range, is quarantined and never served (replay refuses it with
+`TamperedEntry`, record asks again). Identical queries in flight at once are asked once.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -21,31 +21,39 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import diskcache
 import numpy as np
 
-from oracle_cache.keys import canonical_json, frame_digest, key_document, key_of
+from oracle_cache.entry import (  # noqa: F401  (ENTRY_FIELDS, decode_entry: re-exported)
+    ENTRY_FIELDS,
+    CorruptEntry,
+    check_entry,
+    decode_entry,
+    encode_entry,
+    sign_entry,
+)
+from oracle_cache.errors import TamperedEntry
+from oracle_cache.keys import frame_digest, key_document, key_of
+from oracle_cache.store import (  # noqa: F401  (re-exported: the cache's public helpers)
+    DAMAGE,
+    FRAMES,
+    QUARANTINE,
+    STORE_SETTINGS,
+    existing_store,
+    frame_path,
+    is_corruption,
+    open_store,
+    quarantine,
+    read_value,
+    save_frame_png,
+    unreadable,
+)
 from oracle_cache.types import CacheMiss, Preference, PreferQuery, RateQuery, Rating
 
 MODES = ("record", "replay", "live")
-ENTRY_FIELDS = ("key", "kind", "answer", "analysis", "meta", "created", "frames", "document")
-#: a rating store must never drop what was paid for: no size limit, no eviction
-STORE_SETTINGS: dict[str, Any] = {
-    "size_limit": 2**62,
-    "eviction_policy": "none",
-    "cull_limit": 0,
-    "statistics": False,
-}
-QUARANTINE = "quarantine"
-FRAMES = "frames"
 #: queries per frame-hashing task when a sequential batch hashes its frames ahead (`_batch`)
 DIGEST_CHUNK = 32
 #: "not read from the store yet" (None is a stored miss)
 _UNREAD: Any = object()
-
-
-class CorruptEntry(ValueError):
-    """A stored entry that does not match its key or lacks fields."""
 
 
 def digest_groups(groups: Sequence[Sequence[np.ndarray]]) -> list[list[str]]:
@@ -59,59 +67,6 @@ def hash_workers() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, min(4, cores))
-
-
-def open_store(directory: str | Path) -> diskcache.Cache:
-    return diskcache.Cache(str(directory), **STORE_SETTINGS)
-
-
-def decode_entry(raw: Any) -> Any:
-    if isinstance(raw, (str, bytes)):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return None
-    return raw  # entries written as dicts by an earlier version
-
-
-def encode_entry(entry: Mapping[str, Any]) -> str:
-    return canonical_json(entry)
-
-
-def check_entry(key: str, entry: Any) -> dict[str, Any]:
-    """The entry itself if its fields are there and its document hashes to `key`."""
-    entry = decode_entry(entry)
-    if not isinstance(entry, dict) or any(f not in entry for f in ENTRY_FIELDS):
-        raise CorruptEntry(f"entry {key[:16]}… is missing fields or is not JSON")
-    if entry["key"] != key or key_of(entry["document"]) != key:
-        raise CorruptEntry(f"entry {key[:16]}… does not hash to its key")
-    if not isinstance(entry["answer"], int) or isinstance(entry["answer"], bool):
-        raise CorruptEntry(f"entry {key[:16]}… has a non-integer answer")
-    return entry
-
-
-def quarantine(cache_dir: Path, store: diskcache.Cache, key: str, raw: Any) -> None:
-    """Move a bad entry aside (kept for inspection) so it can never be served."""
-    with open_store(cache_dir / QUARANTINE) as q:
-        q.set(key, raw if isinstance(raw, (str, bytes)) else json.dumps(raw, default=str))
-    store.delete(key)
-
-
-def frame_path(frames_dir: Path, digest: str) -> Path:
-    return frames_dir / digest[:2] / f"{digest}.png"
-
-
-def save_frame_png(frames_dir: Path, digest: str, frame: np.ndarray) -> None:
-    """Atomic write of a lossless PNG named by digest (idempotent; skips non-8-bit frames)."""
-    from oracle_cache.images import is_png_exact, png_bytes
-
-    path = frame_path(frames_dir, digest)
-    if path.exists() or not is_png_exact(frame):
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-    tmp.write_bytes(png_bytes(frame))
-    tmp.replace(path)
 
 
 class CachedOracle:
@@ -196,7 +151,7 @@ class CachedOracle:
             disk = self.store._disk
             return {k: disk.fetch(mode, name, value, False) for k, mode, name, value in rows}
         except (AttributeError, TypeError, OSError, sqlite3.Error):
-            found = {k: self.store.get(k) for k in keys}
+            found = {k: read_value(self.store, k) for k in keys}
             return {k: v for k, v in found.items() if v is not None}
 
     def _lookup(
@@ -205,26 +160,31 @@ class CachedOracle:
         if self.store is None:
             return None
         if raw is _UNREAD:
-            raw = self.store.get(key)
+            try:
+                raw = read_value(self.store, key)
+            except DAMAGE as e:
+                if is_corruption(e):
+                    raise unreadable(self.cache_dir, e) from None
+                raise
         if raw is None:
             return None
-        entry = decode_entry(raw)
-        # fast path: the stored document equals the one just hashed to `key`
-        if (
-            isinstance(entry, dict)
-            and entry.get("key") == key
-            and entry.get("document") == doc
-            and all(f in entry for f in ENTRY_FIELDS)
-            and type(entry["answer"]) is int
-        ):
-            return entry
-        try:
-            return check_entry(key, entry)
-        except CorruptEntry:
+        try:  # the stored document equal to `doc` (just hashed to `key`) is not re-hashed
+            return check_entry(key, raw, doc)
+        except CorruptEntry as e:
             self._count("corrupt")
             assert self.cache_dir is not None
             quarantine(self.cache_dir, self.store, key, raw)
-            return None
+            if self.mode == "replay":
+                raise TamperedEntry(self._tampered_message(key, e)) from None
+            return None  # record mode asks again
+
+    def _tampered_message(self, key: str, err: CorruptEntry) -> str:
+        return (
+            f"Replay mode: refused the stored answer for key {key} in {self.cache_dir}: {err}. "
+            f"It was moved to {self.cache_dir}/{QUARANTINE}. Run `python -m oracle_cache verify "
+            f"{self.cache_dir}` to list any others, then re-import the bundle the cache came "
+            f"from (`python -m oracle_cache import BUNDLE {self.cache_dir}`) or record it again."
+        )
 
     def _miss_message(self, kind: str, key: str, doc: Mapping[str, Any], context: Any) -> str:
         task = (context or {}).get("task", "unknown task")
@@ -315,7 +275,9 @@ class CachedOracle:
                 for g, digests in zip(groups, doc["frames"], strict=True):
                     for f, d in zip(g, digests, strict=True):
                         save_frame_png(self.cache_dir / FRAMES, d, f)
-            self.store.set(key, encode_entry(entry))  # durable before the answer is used
+            stored = sign_entry(entry)
+            entry["digest"] = stored["digest"]
+            self.store.set(key, encode_entry(stored))  # durable before the answer is used
         return entry
 
     # --- Oracle protocol ----------------------------------------------------------------------

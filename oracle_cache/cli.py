@@ -1,7 +1,8 @@
 """`python -m oracle_cache {stats,export,import,merge,verify,audit}`: look after a rating cache.
 
 Every command prints JSON (for scripts and CI) and exits non-zero when something needs a human:
-corrupt entries found by verify, conflicts or corrupt lines met by import/merge.
+corrupt entries found by verify, conflicts or corrupt lines met by import/merge (1); a path or
+file it cannot use at all, said in one `error:` line (2).
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ def _print(doc: Any) -> None:
     print(json.dumps(doc, indent=2, default=str))
 
 
+def _warn_unsigned(n: int, path: str) -> None:
+    """Legacy entries (no digest) are served, but an edit to one would go unseen."""
+    if n:
+        print(
+            f"{n} entries carry no digest (recorded before digests existed), so an edit to them "
+            f"cannot be detected; sign them with `python -m oracle_cache verify --rehash {path}`",
+            file=sys.stderr,
+        )
+
+
 def _cmd_stats(a: argparse.Namespace) -> int:
     from oracle_cache.summary import store_stats
 
@@ -31,6 +42,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
     rep = export_bundle(a.cache_dir, a.out, frames=a.frames)
     _print({"bundle": a.out, **rep.as_dict()})
+    _warn_unsigned(rep.unsigned, a.out)
     if rep.corrupt:
         print(
             f"{len(rep.corrupt)} corrupt entries were left out; run `python -m oracle_cache "
@@ -45,6 +57,13 @@ def _cmd_import(a: argparse.Namespace) -> int:
 
     rep = import_bundle(a.bundle, a.cache_dir)
     _print({"cache_dir": a.cache_dir, **rep.as_dict()})
+    _warn_unsigned(rep.unsigned, a.cache_dir)
+    if rep.corrupt:
+        print(
+            f"{len(rep.corrupt)} bundle lines failed their checks and were not imported (first: "
+            f"{rep.corrupt[0][1]}); run `python -m oracle_cache verify {a.bundle}` to quarantine",
+            file=sys.stderr,
+        )
     if rep.conflicts:
         print(
             f"{len(rep.conflicts)} keys answered differently in the bundle: the store's answers "
@@ -65,13 +84,32 @@ def _cmd_merge(a: argparse.Namespace) -> int:
 def _cmd_verify(a: argparse.Namespace) -> int:
     from oracle_cache.verify import verify
 
-    rep = verify(a.path, fix=not a.no_quarantine)
+    if a.rehash and a.no_quarantine:
+        print("error: --rehash also quarantines; drop --no-quarantine", file=sys.stderr)
+        return 2
+    rep = verify(a.path, fix=not a.no_quarantine, rehash=a.rehash)
     _print({"path": a.path, **rep.as_dict()})
-    if not rep.ok:
+    if rep.corrupt or rep.frames_corrupt:
         where = "kept for inspection" if rep.quarantined else "NOT moved (--no-quarantine)"
         print(
             f"{len(rep.corrupt)} corrupt entries and {len(rep.frames_corrupt)} corrupt frames, "
             f"{where}; they will be re-asked in record mode and are never served",
+            file=sys.stderr,
+        )
+    if rep.manifest_problems:
+        print(
+            f"the bundle does not match its manifest: {'; '.join(rep.manifest_problems)}. If "
+            f"the change is wanted, accept it with `python -m oracle_cache verify --rehash "
+            f"{a.path}` (the old manifest is kept in quarantine/)",
+            file=sys.stderr,
+        )
+    if not a.rehash:
+        _warn_unsigned(rep.unsigned, a.path)
+    if rep.manifest in ("legacy", "none") and not a.rehash and not a.path.endswith(".jsonl"):
+        print(
+            f"the bundle has {'a format-1' if rep.manifest == 'legacy' else 'no'} manifest "
+            f"(no content digests); write one with `python -m oracle_cache verify --rehash "
+            f"{a.path}`",
             file=sys.stderr,
         )
     return 0 if rep.ok else 1
@@ -132,9 +170,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("bundles", nargs="+")
     s.set_defaults(fn=_cmd_merge)
 
-    s = sub.add_parser("verify", help="recompute every key; quarantine what does not match")
+    s = sub.add_parser(
+        "verify", help="check every key, digest, answer and frame; quarantine what fails"
+    )
     s.add_argument("path", nargs="?", default=DEFAULT_CACHE, help="cache directory or bundle")
     s.add_argument("--no-quarantine", action="store_true", help="report only, move nothing")
+    s.add_argument(
+        "--rehash",
+        action="store_true",
+        help="sign entries that have no digest (legacy) and rewrite a bundle's manifest",
+    )
     s.set_defaults(fn=_cmd_verify)
 
     s = sub.add_parser("audit", help="confusion matrix, ratings along trajectories, HTML gallery")
@@ -153,9 +198,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from oracle_cache.errors import CacheInputError
+
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except FileNotFoundError as e:
+    except (FileNotFoundError, CacheInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

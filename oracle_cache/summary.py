@@ -8,46 +8,61 @@ from typing import Any
 
 import numpy as np
 
-from oracle_cache.cache import FRAMES, QUARANTINE, CorruptEntry, check_entry, open_store
+from oracle_cache.entry import CorruptEntry, check_entry, is_signed
+from oracle_cache.store import FRAMES, QUARANTINE, existing_store, iter_keys, open_store, read_value
 
 
 def _oracle_of(entry: dict[str, Any]) -> str:
-    ident = entry["document"].get("identity", {})
+    ident = entry["document"].get("identity")
+    ident = ident if isinstance(ident, dict) else {}
     models = ident.get("models") or ident.get("model") or ""
     if isinstance(models, dict):
         models = "+".join(dict.fromkeys(str(v) for v in models.values()))
     return f"{ident.get('provider', '?')}:{models}"
 
 
+def _level(value: Any, levels: Any) -> int | None:
+    """A recorded true level as an index into the confusion matrix, or None if it is not one."""
+    try:
+        level = int(value)
+    except (TypeError, ValueError):
+        return None
+    return level if isinstance(levels, int) and 0 <= level < levels else None
+
+
 def store_stats(cache_dir: str | Path) -> dict[str, Any]:
+    """Counts over the entries that pass their checks; the others are counted, not read.
+
+    An existing cache only (NotACache otherwise: stats never creates one).
+    """
     cache_dir = Path(cache_dir)
-    if not cache_dir.exists():
-        raise FileNotFoundError(f"no cache at {cache_dir}")
     kinds: Counter[str] = Counter()
     oracles: Counter[str] = Counter()
     answers: Counter[str] = Counter()
     truths: dict[int, np.ndarray] = {}
     prompts: Counter[str] = Counter()
     created: list[float] = []
-    corrupt = 0
-    with open_store(cache_dir) as store:
-        for key in list(store.iterkeys()):
+    corrupt = unsigned = 0
+    with existing_store(cache_dir) as store:
+        for key in list(iter_keys(store, cache_dir)):
             try:
-                e = check_entry(key, store.get(key))
+                e = check_entry(key, read_value(store, key))
             except CorruptEntry:
                 corrupt += 1
                 continue
+            unsigned += not is_signed(e)
             kinds[e["kind"]] += 1
             oracles[_oracle_of(e)] += 1
             prompts[str(e["document"].get("prompt_version"))] += 1
             levels = e["document"].get("levels")
             label = f"rate/{levels} levels" if e["kind"] == "rate" else "prefer"
             answers[f"{label}: {e['answer']}"] += 1
-            truth = (e.get("meta") or {}).get("true_level")
+            truth = _level((e.get("meta") or {}).get("true_level"), levels)
             if e["kind"] == "rate" and isinstance(levels, int) and truth is not None:
                 m = truths.setdefault(levels, np.zeros((levels, levels), np.int64))
-                m[int(truth), int(e["answer"])] += 1
-            created.append(float(e["created"]))
+                m[truth, e["answer"]] += 1  # check_entry keeps the answer in 0..levels-1
+            if isinstance(e["created"], (int, float)):
+                created.append(float(e["created"]))
     quarantined = 0
     if (cache_dir / QUARANTINE).exists():
         with open_store(cache_dir / QUARANTINE) as q:
@@ -65,6 +80,7 @@ def store_stats(cache_dir: str | Path) -> dict[str, Any]:
             str(n): {**label_quality(m), "matrix": m.tolist()} for n, m in sorted(truths.items())
         },
         "corrupt_unverified": corrupt,
+        "unsigned": unsigned,
         "quarantined": quarantined,
         "frames": frames,
         "bytes_on_disk": size,

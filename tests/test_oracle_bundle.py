@@ -10,6 +10,8 @@ import pytest
 from oracle_cache import CacheMiss, RateQuery, build_oracle
 from oracle_cache.bundle import export_bundle, import_bundle, merge_bundles
 from oracle_cache.cli import main
+from oracle_cache.entry import sign_entry
+from oracle_cache.errors import BundleError
 from oracle_cache.verify import verify
 
 
@@ -58,9 +60,11 @@ def test_import_never_overwrites_and_reports_conflicts(tmp_path):
     _record(tmp_path / "a", qs)
     export_bundle(tmp_path / "a", tmp_path / "b")
     lines = (tmp_path / "b/entries.jsonl").read_text().splitlines()
-    # a second bundle that answers the first key differently is "valid" (answers are not hashed)
+    # a second bundle whose (signed) entry answers the first key differently, as another run
+    # of a non-deterministic oracle would
     doc = json.loads(lines[0])
     doc["answer"] = (doc["answer"] + 1) % 3
+    doc = sign_entry(doc)
     (tmp_path / "other.jsonl").write_text(json.dumps(doc) + "\n")
     rep = import_bundle(tmp_path / "other.jsonl", tmp_path / "a")
     assert rep.added == 0 and len(rep.conflicts) == 1
@@ -116,13 +120,20 @@ def test_verify_bundle_and_import_skip_corrupt_lines(tmp_path):
     tampered = json.loads(lines[1])
     tampered["document"]["prompt"] += " (edited)"
     path.write_text("\n".join([lines[0], json.dumps(tampered), *lines[2:], "garbage"]) + "\n")
-    rep = import_bundle(tmp_path / "b", tmp_path / "fresh")
+    with pytest.raises(BundleError, match="does not match its bundle.json"):
+        import_bundle(tmp_path / "b", tmp_path / "fresh")  # the bundle as a whole is refused
+    rep = import_bundle(path, tmp_path / "fresh")  # the bare lines: each checked on its own
     assert rep.added == 3 and len(rep.corrupt) == 2
     v = verify(tmp_path / "b")
-    assert not v.ok and len(v.corrupt) == 2
-    assert verify(tmp_path / "b").ok  # quarantined, the bundle is clean now
+    assert not v.ok and len(v.corrupt) == 2 and v.manifest == "mismatch"
+    again = verify(tmp_path / "b")  # quarantined, but the edit stays reported ...
+    assert not again.corrupt and not again.ok
+    assert (
+        verify(tmp_path / "b", rehash=True).ok and verify(tmp_path / "b").ok
+    )  # ... until accepted
     assert len((tmp_path / "b/quarantine.jsonl").read_text().splitlines()) == 2
     assert json.loads((tmp_path / "b/bundle.json").read_text())["entries"] == 3
+    assert len(list((tmp_path / "b/quarantine").glob("bundle.json.*"))) == 1
 
 
 def test_frames_travel_with_bundles_and_are_verified(tmp_path):
