@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from oracle_cache.entry import is_hex_digest
 from oracle_cache.images import decode_png, png_bytes, to_uint8_image
 from oracle_cache.keys import frame_digest
 from oracle_cache.prompts import LEVEL_NAMES
@@ -286,6 +287,10 @@ def load_records(path: str | Path, frames_dir: str | Path | None = None) -> list
         doc = json.loads(line)
         frames = []
         for d in doc.pop("frames"):
+            if not is_hex_digest(d):  # a digest names a file: never let one walk out of fdir
+                raise ValueError(
+                    f"{path}:{n}: frame name {str(d)[:40]!r} is not a sha256 hex digest"
+                )
             for cand in (fdir / f"{d}.png", fdir / d[:2] / f"{d}.png"):
                 if cand.exists():
                     frames.append(decode_png(cand.read_bytes()))

@@ -436,3 +436,15 @@ def test_a_crafted_cache_db_can_neither_run_code_nor_touch_files_outside(tmp_pat
     rc, out, _ = _cli(capsys, "verify", tmp_path / "c")  # quarantines (deletes) both rows
     assert rc == 1 and {c[0] for c in json.loads(out)["corrupt"]} == set(keys[:2])
     assert not (tmp_path / "pwned").exists() and victim.read_text() == "not the cache's"
+
+
+def test_audit_records_cannot_name_a_frame_outside_their_folder(tmp_path):
+    from oracle_cache.audit import load_records
+
+    secret = tmp_path / "outside.png"
+    secret.write_bytes(png_bytes(np.zeros((4, 4, 3), np.uint8)))
+    (tmp_path / "audit" / "frames").mkdir(parents=True)
+    records = tmp_path / "audit" / "records.jsonl"
+    records.write_text(json.dumps({"frames": ["../../outside"]}) + "\n")
+    with pytest.raises(ValueError, match="not a sha256 hex digest"):
+        load_records(records)
