@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import get_protocol
-from benchmark.leaderboard.rerun_child import one_line
 from benchmark.leaderboard.sandbox import Isolation, Limits, Sandbox, SandboxResult
 from benchmark.leaderboard.schema import SHA256, Curve, Submission
 

@@ -14,14 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MAX_ERROR = 600
-
-
-def one_line(text: str, limit: int = MAX_ERROR) -> str:
-    """Collapse whitespace (a multi-line error becomes '; '-separated) and cap the length."""
-    parts = [" ".join(line.split()) for line in str(text).splitlines()]
-    flat = "; ".join(p for p in parts if p).replace(":; ", ": ")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+from benchmark.leaderboard.oneline import one_line
 
 
 def _write(out: Path, doc: dict[str, Any]) -> None:

@@ -27,8 +27,8 @@ from benchmark.leaderboard.baselines import baseline_problem, load_baselines
 from benchmark.leaderboard.collect import read_curve
 from benchmark.leaderboard.confine import confine, escaping_links, shown
 from benchmark.leaderboard.digests import content_digest, sha256_file, tree_digest
+from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import Protocol, UnknownProtocolError, get_protocol
-from benchmark.leaderboard.rerun_child import one_line
 from benchmark.leaderboard.schema import RunEntry, Submission
 from benchmark.leaderboard.summary import compute_summary, score_matrix
 
