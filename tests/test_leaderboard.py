@@ -154,7 +154,10 @@ def make_fake_board(
         for (task, seed), final in fake_finals(name, proto.tasks, proto.seeds, level).items():
             write_fake_run(results, proto, task, name, seed, final, oracle)
         kind = "baseline" if name in ("sparse", "gt-reward", "erl-vlm") else "submission"
-        out[name] = write_submission(name, proto, results, cache, root, fake_info(name), kind)
+        info = fake_info(name)
+        if kind == "baseline":  # the suite's list names a baseline with its registry name
+            info["code"]["ref"] = name
+        out[name] = write_submission(name, proto, results, cache, root, info, kind)
     write_standings(proto, root, protocols_file, quiet=True)
     return out
 

@@ -52,20 +52,56 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(report.text())
     ok = report.ok
     if args.rerun:
-        from benchmark.leaderboard.rerun import rerun_check
-
-        for f in report.files:
-            if not f.ok:
-                continue
-            print(f"re-running {f.path} ...", file=sys.stderr)
-            problems, notes = rerun_check(f.path, args.jobs, protocols_file=args.protocols)
-            for n in notes:
-                print(f"  note: {n}")
-            print(("REPRODUCED " if not problems else "NOT REPRODUCED ") + str(f.path))
-            for p in problems:
-                print(f"  - {p}")
-            ok = ok and not problems
+        ok = _rerun_files(args, [f for f in report.files if f.ok]) and ok
     return 0 if ok else 1
+
+
+def _limits(args: argparse.Namespace):
+    from benchmark.leaderboard.sandbox import Limits
+
+    return Limits(
+        memory_gb=args.max_memory_gb or None,
+        cpu_s=args.max_cpu_s or None,
+        open_files=args.max_open_files or None,
+        file_size_gb=args.max_file_gb or None,
+        processes=args.max_procs or None,
+        wall_s=args.timeout_s or None,
+    )
+
+
+def _rerun_files(args: argparse.Namespace, files: list) -> bool:
+    """Re-run each (already valid) file in the sandbox; record the ones that reproduce."""
+    from benchmark.leaderboard.rerun import rerun_check
+    from benchmark.leaderboard.sandbox import SandboxError
+    from benchmark.leaderboard.verified import record_verified
+
+    ok = True
+    for f in files:
+        print(f"re-running {f.path} in the sandbox ...", file=sys.stderr)
+        work = args.work_dir / f.path.stem if args.work_dir else None
+        try:
+            problems, notes = rerun_check(
+                f.path,
+                args.jobs,
+                work,
+                args.protocols,
+                _limits(args),
+                args.isolation,
+                tuple(args.code_path),
+            )
+        except (SandboxError, OSError) as err:
+            problems, notes = [f"cannot run the sandbox: {err}"], []
+        for n in notes:
+            print(f"  note: {n}")
+        print(("REPRODUCED " if not problems else "NOT REPRODUCED ") + str(f.path))
+        for p in problems:
+            print(f"  - {p}")
+        ok = ok and not problems
+        if not problems and not args.no_record:
+            isolation = next((n for n in notes if n.startswith("isolation: ")), "isolation: ?")
+            where = record_verified(f.path, f.submission, isolation.split(": ", 1)[1])
+            print(f"  recorded in {where}; regenerate the board with `leaderboard standings`")
+    return ok
 
 
 def cmd_standings(args: argparse.Namespace) -> int:
@@ -89,10 +125,12 @@ def cmd_standings(args: argparse.Namespace) -> int:
 
 
 def cmd_baselines(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard.submit import BASELINES, SubmitError, submit_baselines
+    from benchmark.leaderboard.baselines import load_baselines
+    from benchmark.leaderboard.submit import SubmitError, submit_baselines
 
     proto = _protocol(args)
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else list(BASELINES)
+    listed = list(load_baselines())
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else listed
     print(f"Baselines {methods} on {proto.describe()}", file=sys.stderr)
     try:
         paths = submit_baselines(
@@ -137,6 +175,35 @@ def _common(p: argparse.ArgumentParser, protocol: bool = True) -> None:
         p.add_argument("--track", default=None, help="scripted | vlm")
 
 
+def _rerun_options(v: argparse.ArgumentParser) -> None:
+    """Flags of `validate --rerun`: the sandbox's inputs and limits (0 = no limit)."""
+    from benchmark.leaderboard.sandbox import Limits
+
+    d = Limits()
+    g = v.add_argument_group("re-run sandbox (docs/leaderboard.md)")
+    g.add_argument("--no-record", action="store_true", help="do not write verified.json")
+    g.add_argument("--work-dir", type=Path, default=None, help="keep the re-run's scratch here")
+    g.add_argument(
+        "--code-path",
+        type=Path,
+        action="append",
+        default=[],
+        help="a directory with the method's code (copied read-only onto PYTHONPATH; repeatable)",
+    )
+    g.add_argument(
+        "--isolation",
+        choices=["auto", "namespace", "guard"],
+        default="auto",
+        help="auto: namespaces where the machine allows them, else the socket guard",
+    )
+    g.add_argument("--max-memory-gb", type=float, default=d.memory_gb, help="address space")
+    g.add_argument("--max-cpu-s", type=int, default=0, help="CPU seconds per process")
+    g.add_argument("--max-open-files", type=int, default=d.open_files)
+    g.add_argument("--max-file-gb", type=float, default=d.file_size_gb, help="largest file")
+    g.add_argument("--max-procs", type=int, default=d.processes, help="processes (not for root)")
+    g.add_argument("--timeout-s", type=float, default=0, help="wall clock for the whole re-run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m benchmark leaderboard", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -160,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(v, protocol=False)
     v.add_argument("--rerun", action="store_true", help="scripted track: re-run and compare")
     v.add_argument("--jobs", type=int, default=None)
+    _rerun_options(v)
     v.set_defaults(fn=cmd_validate)
 
     st = sub.add_parser("standings", help="regenerate README.md, plots and index.html")

@@ -24,6 +24,7 @@ td.t,th.t{text-align:left}
 th{background:#eef;cursor:pointer;user-select:none;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 tr.baseline td:nth-child(2)::after{content:" \\2020";color:#777}
+td.un{color:#a04000;font-style:italic}
 img{max-width:100%;display:block;margin:.6em 0}
 .note{color:#555;font-size:.9em}
 """
@@ -90,6 +91,7 @@ def _ranking(proto: Protocol, rows: list[dict[str, Any]]) -> str:
     heads = [
         _th("Rank", "rank", True),
         _th("Method", "name", False),
+        _th("Re-run", "verified", False, "verified: re-run by the suite and reproduced"),
         _th("IQM", "iqm", True),
         _th("IQM CI low", "iqm_ci_low", True),
         _th("IQM CI high", "iqm_ci_high", True),
@@ -108,6 +110,7 @@ def _ranking(proto: Protocol, rows: list[dict[str, Any]]) -> str:
         cells = [
             f'<td data-value="{r["rank"]}">{r["rank"]}</td>',
             f'<td class="t" title="{_e(r["code"])}">{_e(r["name"])}</td>',
+            '<td class="t">verified</td>' if r["verified"] else '<td class="t un">unverified</td>',
             _num(r["iqm"]),
             _num(r["iqm_ci"][0]),
             _num(r["iqm_ci"][1]),
@@ -223,8 +226,9 @@ def render_index(
 <h2>Ranking</h2>
 <p class="note">Ranked by the interquartile mean (IQM) of final success over tasks &times; seeds,
 with 95&nbsp;% stratified-bootstrap confidence intervals. P(&gt; sparse): probability of
-improvement over the sparse-reward baseline. &dagger; = baseline produced by the suite. Click a
-column header to sort.</p>
+improvement over the sparse-reward baseline. &dagger; = one of the suite's own baselines.
+Re-run: <i>verified</i> entries were re-run by the suite and reproduced; <i>unverified</i> ones
+are shown as submitted. Click a column header to sort.</p>
 {_ranking(proto, rows)}
 {ranking_plot}
 <h2>Per-task results</h2>

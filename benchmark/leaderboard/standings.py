@@ -7,6 +7,7 @@ first reason, so a broken entry is visible instead of silently missing.
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 import textwrap
@@ -20,11 +21,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmark.leaderboard.baselines import is_baseline, load_baselines  # noqa: E402
 from benchmark.leaderboard.page import render_index  # noqa: E402
 from benchmark.leaderboard.protocol import Protocol  # noqa: E402
 from benchmark.leaderboard.schema import Submission  # noqa: E402
 from benchmark.leaderboard.summary import score_matrix  # noqa: E402
 from benchmark.leaderboard.validate import validate_files  # noqa: E402
+from benchmark.leaderboard.verified import is_verified, load_verified  # noqa: E402
 from benchmark.stats import probability_of_improvement  # noqa: E402
 
 GENERATED = (
@@ -32,6 +35,8 @@ GENERATED = (
     "Do not edit by hand: your changes will be overwritten. -->"
 )
 REFERENCE = "sparse"  # P(improvement) is reported against the sparse-reward baseline
+MD_SPECIAL = set("\\`*_[]()<>#!|~")
+UNVERIFIED = "unverified"
 
 
 @dataclass
@@ -42,7 +47,23 @@ class Standings:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def _rows(subs: list[Submission], proto: Protocol) -> list[dict[str, Any]]:
+def md_cell(text: object) -> str:
+    """Submission text made inert in a Markdown table: HTML escaped, Markdown's link, emphasis
+    and code characters backslash-escaped, no line breaks, '|' escaped."""
+    flat = " ".join(str(text).split())
+    flat = html.escape(flat, quote=False)
+    return "".join("\\" + c if c in MD_SPECIAL else c for c in flat)
+
+
+def _rows(
+    subs: list[Submission],
+    proto: Protocol,
+    baselines: dict[str, str] | None = None,
+    records: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Ranked rows; `baseline` comes from the suite's list, `verified` from verified.json."""
+    baselines = load_baselines() if baselines is None else baselines
+    records = records or {}
     scores = {s.method.name: score_matrix(s.runs, proto.tasks, proto.seeds) for s in subs}
     ranked = sorted(subs, key=lambda s: (-s.summary.iqm, -s.summary.mean, s.method.name))
     rows: list[dict[str, Any]] = []
@@ -58,7 +79,8 @@ def _rows(subs: list[Submission], proto: Protocol) -> list[dict[str, Any]]:
             {
                 "rank": rank,
                 "name": name,
-                "kind": s.kind,
+                "kind": "baseline" if is_baseline(s, baselines) else "submission",
+                "verified": is_verified(s, records),
                 "iqm": s.summary.iqm,
                 "iqm_ci": [s.summary.iqm_ci_low, s.summary.iqm_ci_high],
                 "mean": s.summary.mean,
@@ -160,7 +182,7 @@ def protocol_lines(proto: Protocol) -> list[str]:
 
 def render_readme(std: Standings, proto: Protocol) -> str:
     tasks = proto.tasks
-    head = ["#", "method", "IQM", "95% CI", "mean"] + [t.split("/")[-1] for t in tasks]
+    head = ["#", "method", "re-run", "IQM", "95% CI", "mean"] + [t.split("/")[-1] for t in tasks]
     head += [f"P(> {REFERENCE})", "version", "authors"]
     lines = [
         GENERATED,
@@ -171,7 +193,9 @@ def render_readme(std: Standings, proto: Protocol) -> str:
         "",
         "Ranked by the interquartile mean (IQM) of final success over tasks x seeds; intervals are "
         "95 % stratified-bootstrap CIs over seeds. Per-task cells: mean [95 % CI]. "
-        "Baselines (†) were produced by this suite.",
+        "Baselines (†) are the suite's own methods (leaderboards/baselines.json). "
+        f"Re-run: *verified* entries were re-run by the suite (`validate --rerun`) and "
+        f"reproduced; *{UNVERIFIED}* ones are shown as submitted.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -179,7 +203,8 @@ def render_readme(std: Standings, proto: Protocol) -> str:
     for r in std.rows:
         cells = [
             str(r["rank"]),
-            f"{r['name']}{' †' if r['kind'] == 'baseline' else ''}",
+            f"{md_cell(r['name'])}{' †' if r['kind'] == 'baseline' else ''}",
+            "verified" if r["verified"] else f"*{UNVERIFIED}*",
             _fmt(r["iqm"]),
             f"[{_fmt(r['iqm_ci'][0])}, {_fmt(r['iqm_ci'][1])}]",
             _fmt(r["mean"]),
@@ -187,8 +212,8 @@ def render_readme(std: Standings, proto: Protocol) -> str:
         for t in tasks:
             pt = r["per_task"][t]
             cells.append(f"{_fmt(pt['mean'])} [{_fmt(pt['ci'][0])}, {_fmt(pt['ci'][1])}]")
-        cells += [_fmt(r["p_improve"]), r["version"], ", ".join(r["authors"])]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells += [_fmt(r["p_improve"]), md_cell(r["version"]), md_cell(", ".join(r["authors"]))]
+        lines.append("| " + " | ".join(cells) + " |")
     if not std.rows:
         lines.append("| " + " | ".join(["–"] * len(head)) + " |")
     lines += [
@@ -205,7 +230,7 @@ def render_readme(std: Standings, proto: Protocol) -> str:
     ]
     if std.rejected:
         lines += ["", "## Not listed: failed validation", ""]
-        lines += [f"- `{name}`: {why}" for name, why in std.rejected]
+        lines += [f"- {md_cell(name)}: {md_cell(why)}" for name, why in std.rejected]
     return "\n".join(lines) + "\n"
 
 
@@ -224,7 +249,10 @@ def write_standings(
             if not quiet:
                 print(f"standings: leaving out {f.path}: {f.problems[0]}", file=sys.stderr)
     board.mkdir(parents=True, exist_ok=True)
-    std = Standings(board, _rows(subs, proto), rejected)
+    records, problem = load_verified(board)
+    if problem and not quiet:
+        print(f"standings: {problem}", file=sys.stderr)
+    std = Standings(board, _rows(subs, proto, load_baselines(), records), rejected)
     std.files = {
         "readme": board / "README.md",
         "ranking_png": board / "standings.png",

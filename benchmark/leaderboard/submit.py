@@ -26,8 +26,6 @@ from benchmark.leaderboard.digests import tree_digest
 from benchmark.leaderboard.protocol import Protocol
 from benchmark.leaderboard.schema import NAME_PATTERN
 
-BASELINES = ("erl-vlm", "rbrl", "rl-vlm-f", "gt-reward", "sparse")
-
 
 class SubmitError(RuntimeError):
     """Submitting failed; the message says what to do."""
@@ -225,15 +223,27 @@ def submit(
 def submit_baselines(
     protocol: Protocol,
     root: str | Path,
-    methods: tuple[str, ...] | list[str] = BASELINES,
+    methods: tuple[str, ...] | list[str] | None = None,
     jobs: int | None = None,
     work_dir: str | Path | None = None,
     resume: bool = False,
     protocols_file: Path | None = None,
 ) -> list[Path]:
-    """The suite's own methods as the board's first entries (one sweep for all of them)."""
+    """The suite's own methods as the board's first entries (one sweep for all of them).
+
+    Only methods on the suite's list (leaderboards/baselines.json) are baselines.
+    """
+    from benchmark.leaderboard.baselines import load_baselines
     from benchmark.leaderboard.standings import write_standings
 
+    listed = load_baselines()
+    methods = list(methods) if methods else list(listed)
+    strays = [m for m in methods if listed.get(m) != m]
+    if strays:
+        raise SubmitError(
+            f"{', '.join(strays)} not on the suite's baselines list (leaderboards/baselines.json); "
+            "submit other methods with `leaderboard submit`"
+        )
     root = Path(root)
     work = Path(work_dir) if work_dir else default_work_dir(protocol, "baselines")
     if not resume:

@@ -1,14 +1,19 @@
 """Validate submissions: every check says exactly what is wrong and where.
 
-Checks, in order: JSON and schema; file name = method name; the board it sits in; protocol
-match (suite, tasks, budget, seeds, track, oracle); the runs' resolved budget and SAC settings;
-complete tasks x seeds; each run consistent with its own curve; metrics files present, matching
-their digests and the values copied from them; the summary recomputed from the per-seed values;
-the cache bundle (vlm track); the content digest; no duplicate names on a board.
+Checks, in order: JSON and schema; a `baseline` claim against the suite's list; file name =
+method name; the board it sits in; protocol match (suite, tasks, budget, seeds, track, oracle);
+the runs' resolved budget and SAC settings; complete tasks x seeds; each run consistent with its
+own curve; every named file confined to the entry's own directory, then metrics files present,
+matching their digests and the values copied from them; the summary recomputed from the
+per-seed values; the cache bundle (vlm track); the content digest; no duplicate names on a board.
+
+Passing these checks means the entry is self-consistent, not that its numbers are true: anyone
+can recompute the digests of a forged entry. Only `--rerun` (rerun.py) verifies it.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections import Counter
@@ -18,13 +23,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from benchmark.leaderboard.baselines import baseline_problem, load_baselines
 from benchmark.leaderboard.collect import read_curve
+from benchmark.leaderboard.confine import confine, escaping_links, shown
 from benchmark.leaderboard.digests import content_digest, sha256_file, tree_digest
+from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import Protocol, UnknownProtocolError, get_protocol
-from benchmark.leaderboard.schema import Submission
+from benchmark.leaderboard.schema import RunEntry, Submission
 from benchmark.leaderboard.summary import compute_summary, score_matrix
 
 TOLERANCE = 1e-9
+MAX_SUBMISSION_BYTES = 64 << 20
 
 
 @dataclass
@@ -135,56 +144,76 @@ def _check_runs(sub: Submission, proto: Protocol) -> tuple[bool, list[str]]:
     return not (missing or extra or dupes), problems
 
 
+def _check_metrics(r: RunEntry, path: Path) -> list[str]:
+    """One run's metrics file against its digest and the values copied from it."""
+    rid = _run_id(r.task, r.seed)
+    if not path.is_file():
+        return [f"{rid}: metrics file {shown(r.metrics_file)} is missing"]
+    problems: list[str] = []
+    digest = sha256_file(path)
+    if digest != r.metrics_sha256:
+        problems.append(
+            f"{rid}: digest mismatch: {shown(r.metrics_file)} has sha256 {digest[:16]}… but the "
+            f"submission records {r.metrics_sha256[:16]}… (the metrics file was changed or replaced)"
+        )
+    try:
+        curve = read_curve(path)
+    except (ValueError, KeyError, UnicodeDecodeError, csv.Error) as err:
+        return [*problems, f"{rid}: cannot read {shown(r.metrics_file)}: {one_line(str(err), 160)}"]
+    for col, values in curve.items():
+        mine = getattr(r.curve, col)
+        if mine != values:
+            i = next(
+                (i for i, (a, b) in enumerate(zip(mine, values, strict=False)) if a != b),
+                min(len(mine), len(values)),
+            )
+            a = mine[i] if i < len(mine) else "(none)"
+            b = values[i] if i < len(values) else "(none)"
+            problems.append(f"{rid}.curve.{col}[{i}] is {a} but its metrics file says {b}")
+    if curve["success_rate"][-1] != r.final_success:
+        problems.append(
+            f"{rid}.final_success is {r.final_success} but its metrics file ends with "
+            f"{curve['success_rate'][-1]}"
+        )
+    return problems
+
+
+def _check_bundle(sub: Submission, base: Path) -> list[str]:
+    if sub.protocol.track == "vlm" and sub.cache_bundle is None:
+        return [
+            "cache_bundle is missing: the vlm track ships the cache bundle of every rating used"
+        ]
+    if sub.cache_bundle is None:
+        return []
+    rel = sub.cache_bundle.path
+    bundle, why = confine(base, rel, sub.method.name)
+    if bundle is None:
+        return [f"cache_bundle.path {shown(rel)} {why}"]
+    if not bundle.is_dir():
+        return [f"cache_bundle: directory {shown(rel)} is missing"]
+    links = escaping_links(bundle)
+    if links:
+        return [f"cache_bundle: {shown(links[0])} is a link leading outside the bundle"]
+    digest, count = tree_digest(bundle)
+    if digest != sub.cache_bundle.sha256:
+        return [
+            f"cache_bundle: digest mismatch: {shown(rel)} has sha256 {digest[:16]}… "
+            f"({count} files) but the submission records "
+            f"{sub.cache_bundle.sha256[:16]}… ({sub.cache_bundle.files} files)"
+        ]
+    return []
+
+
 def _check_files(sub: Submission, base: Path) -> list[str]:
+    """Every file the submission names: confined to its own directory, then checked."""
     problems: list[str] = []
     for r in sub.runs:
-        rid, path = _run_id(r.task, r.seed), base / r.metrics_file
-        if not path.is_file():
-            problems.append(f"{rid}: metrics file {path} is missing")
+        path, why = confine(base, r.metrics_file, sub.method.name)
+        if path is None:
+            problems.append(f"{_run_id(r.task, r.seed)}.metrics_file {shown(r.metrics_file)} {why}")
             continue
-        digest = sha256_file(path)
-        if digest != r.metrics_sha256:
-            problems.append(
-                f"{rid}: digest mismatch: {path} has sha256 {digest[:16]}… but the submission "
-                f"records {r.metrics_sha256[:16]}… (the metrics file was changed or replaced)"
-            )
-        try:
-            curve = read_curve(path)
-        except (ValueError, KeyError) as err:
-            problems.append(f"{rid}: cannot read {path}: {err}")
-            continue
-        for col, values in curve.items():
-            mine = getattr(r.curve, col)
-            if mine != values:
-                i = next(
-                    (i for i, (a, b) in enumerate(zip(mine, values, strict=False)) if a != b),
-                    min(len(mine), len(values)),
-                )
-                a = mine[i] if i < len(mine) else "(none)"
-                b = values[i] if i < len(values) else "(none)"
-                problems.append(f"{rid}.curve.{col}[{i}] is {a} but its metrics file says {b}")
-        if curve["success_rate"][-1] != r.final_success:
-            problems.append(
-                f"{rid}.final_success is {r.final_success} but its metrics file ends with "
-                f"{curve['success_rate'][-1]}"
-            )
-    if sub.protocol.track == "vlm" and sub.cache_bundle is None:
-        problems.append(
-            "cache_bundle is missing: the vlm track ships the cache bundle of every rating used"
-        )
-    if sub.cache_bundle is not None:
-        bundle = base / sub.cache_bundle.path
-        if not bundle.is_dir():
-            problems.append(f"cache_bundle: directory {bundle} is missing")
-        else:
-            digest, count = tree_digest(bundle)
-            if digest != sub.cache_bundle.sha256:
-                problems.append(
-                    f"cache_bundle: digest mismatch: {bundle} has sha256 {digest[:16]}… "
-                    f"({count} files) but the submission records "
-                    f"{sub.cache_bundle.sha256[:16]}… ({sub.cache_bundle.files} files)"
-                )
-    return problems
+        problems.extend(_check_metrics(r, path))
+    return problems + _check_bundle(sub, base)
 
 
 def _close(a: float, b: float) -> bool:
@@ -217,16 +246,37 @@ def _check_summary(sub: Submission, proto: Protocol) -> list[str]:
     return problems
 
 
-def validate_file(path: str | Path, protocols_file: Path | None = None) -> FileReport:
+def _load(path: Path) -> tuple[Any, str | None]:
+    """(document, None) or (None, one line saying why the file is not a JSON document)."""
+    try:
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            return (
+                None,
+                f"larger than {MAX_SUBMISSION_BYTES >> 20} MB: a submission is a small JSON file",
+            )
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return None, "file not found"
+    except IsADirectoryError:
+        return None, "is a directory, not a submission JSON file"
+    except UnicodeDecodeError:
+        return None, "not valid JSON: the file is not UTF-8 text"
+    except json.JSONDecodeError as err:
+        return None, f"not valid JSON: {err}"
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply"
+    except OSError as err:
+        return None, f"cannot read the file: {err.strerror or err}"
+
+
+def validate_file(
+    path: str | Path, protocols_file: Path | None = None, baselines: dict[str, str] | None = None
+) -> FileReport:
     path = Path(path)
     report = FileReport(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        report.problems.append("file not found")
-        return report
-    except json.JSONDecodeError as err:
-        report.problems.append(f"not valid JSON: {err}")
+    doc, why = _load(path)
+    if why:
+        report.problems.append(why)
         return report
     try:
         sub = Submission.model_validate(doc)
@@ -235,6 +285,9 @@ def validate_file(path: str | Path, protocols_file: Path | None = None) -> FileR
         return report
     report.submission = sub
     p = report.problems
+    claim = baseline_problem(sub, load_baselines() if baselines is None else baselines)
+    if claim:
+        p.append(claim)
     if path.stem != sub.method.name:
         p.append(f"file name '{path.name}' must be the method name: '{sub.method.name}.json'")
     proto, protocol_problems = _check_protocol(sub, protocols_file)
@@ -275,13 +328,14 @@ def validate_files(
 
     if not paths:
         paths = sorted(Path(root or DEFAULT_ROOT).glob("**/submissions/*.json"))
-    reports = [validate_file(p, protocols_file) for p in paths]
+    baselines = load_baselines()
+    reports = [validate_file(p, protocols_file, baselines) for p in paths]
     names: dict[tuple[str, str], list[Path]] = {}
     for f in {p.resolve() for r in reports for p in [r.path, *_board_files(r.path)]}:
+        doc, why = _load(f)
         try:
-            doc: dict[str, Any] = json.loads(f.read_text())
             key = (str(f.parent), str(doc["method"]["name"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):  # unreadable or not a submission: reported on its own
             continue
         names.setdefault(key, []).append(f)
     for r in reports:
