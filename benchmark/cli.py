@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.budgets import BUDGETS
+from benchmark.config import BUDGETS
 
 
 def _split(s: str) -> list[str]:
@@ -42,9 +42,9 @@ def _kv(pairs: list[str]) -> dict[str, object]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from benchmark.report import make_report
-    from benchmark.runner import RunConfig
-    from benchmark.sweep import plan, run_local, write_sweep_summary
+    from benchmark.analysis.report import make_report
+    from benchmark.loops.online import RunConfig
+    from benchmark.sweep.local import plan, run_local, write_sweep_summary
     from envs import UnknownTaskError, expand_tasks
 
     try:
@@ -66,7 +66,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 2
     sac_opts = _kv(args.sac_opt)
     try:
-        from benchmark.agents.sac import SAC, SACConfig
+        from benchmark.rl.sac import SAC, SACConfig
 
         SAC(
             1, 1, SACConfig(**sac_opts), 0
@@ -93,7 +93,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     configs = plan(tasks, methods, _seeds(args.seeds), base)
     t0 = time.perf_counter()
     if args.executor == "ray":
-        from benchmark.ray_executor import run_ray
+        from benchmark.sweep.ray_executor import run_ray
 
         outcomes = run_ray(configs, address=args.ray_address)
     else:
@@ -117,14 +117,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.report import main
+    from benchmark.analysis.report import main
 
     return main([args.results_dir] + (["--baseline", args.baseline] if args.baseline else []))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.dispatch import run_any
-    from benchmark.runner import RunConfig
+    from benchmark.loops.dispatch import run_any
+    from benchmark.loops.online import RunConfig
 
     root = run_any(RunConfig(**json.loads(Path(args.config).read_text())))
     print(root)
@@ -150,7 +150,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-DELEGATED = {"audit": "benchmark.audit", "leaderboard": "benchmark.leaderboard.cli"}
+DELEGATED = {"audit": "benchmark.analysis.audit", "leaderboard": "benchmark.leaderboard.cli"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,11 +26,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.analysis.report import load_runs  # noqa: E402
+from benchmark.analysis.stats import summarize  # noqa: E402
+from benchmark.loops.online import RunConfig  # noqa: E402
 from benchmark.methods.rating import RatingConfig  # noqa: E402
-from benchmark.report import load_runs  # noqa: E402
-from benchmark.runner import RunConfig  # noqa: E402
-from benchmark.stats import summarize  # noqa: E402
-from benchmark.sweep import run_local  # noqa: E402
+from benchmark.sweep.local import run_local  # noqa: E402
 from envs import get_task  # noqa: E402
 from oracle_cache.summary import label_quality, rating_confusion  # noqa: E402
 

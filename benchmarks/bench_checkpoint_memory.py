@@ -30,8 +30,8 @@ def _rss_mb() -> float:
 def _child(variant: str, steps: int) -> dict[str, float]:
     import torch
 
-    from benchmark.buffer import ReplayBuffer
-    from benchmark.runner import RELABEL_BLOCK
+    from benchmark.loops.online import RELABEL_BLOCK
+    from benchmark.rl.buffer import ReplayBuffer
 
     buf = ReplayBuffer(steps, 39, 4, (64, 64, 3), 162)
     rng = np.random.default_rng(0)

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.runner import RunConfig
+from benchmark.loops.online import RunConfig
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.budgets import get_budget
-from benchmark.runner import RunConfig, _episode_seed, evaluate, run
+from benchmark.config import get_budget
+from benchmark.loops.online import RunConfig, _episode_seed, evaluate, run
 from envs import get_task
 
 TASK = "metaworld/drawer-open"
@@ -130,7 +130,7 @@ def update_only(threads: int, rounds: int, block: int) -> None:
     """Updates/s of one gradient step, ours (fp32, bf16) vs SB3, interleaved block by block."""
     from stable_baselines3 import SAC as SB3SAC
 
-    from benchmark.agents.sac import SAC, SACConfig
+    from benchmark.rl.sac import SAC, SACConfig
 
     torch.set_num_threads(threads)
     env = get_task(TASK).make_env(0)

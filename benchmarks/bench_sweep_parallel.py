@@ -13,8 +13,8 @@ import os
 import tempfile
 import time
 
-from benchmark.runner import RunConfig
-from benchmark.sweep import plan, run_local
+from benchmark.loops.online import RunConfig
+from benchmark.sweep.local import plan, run_local
 
 
 def main() -> None:

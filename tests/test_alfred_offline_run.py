@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.agents.iql import IQLConfig
-from benchmark.budgets import get_budget
+from benchmark.config import get_budget
+from benchmark.loops.offline import OfflineParts, resolve_task, run_offline
+from benchmark.loops.online import METRIC_FIELDS, RunConfig
 from benchmark.methods.base import MethodConfig, RewardMethod
-from benchmark.offline import OfflineParts, resolve_task, run_offline
-from benchmark.runner import METRIC_FIELDS, RunConfig
+from benchmark.rl.iql import IQLConfig
 from envs import get_task
 from oracle_cache.types import Rating
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmark.audit import audit, main
+from benchmark.analysis.audit import audit, main
 
 
 def test_audit_rates_expert_and_random_states(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.runner import RunConfig, run
+from benchmark.loops.online import RunConfig, run
 from oracle_cache import CacheMiss
 
 TINY_BUDGET = {

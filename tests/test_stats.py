@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmark.stats import (
+from benchmark.analysis.stats import (
     iqm,
     probability_of_improvement,
     progress_levels,

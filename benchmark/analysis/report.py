@@ -21,7 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark.stats import iqm, probability_of_improvement, stratified_bootstrap_ci, summarize  # noqa: E402
+from benchmark.analysis.stats import (  # noqa: E402
+    iqm,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+    summarize,
+)
 
 
 def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

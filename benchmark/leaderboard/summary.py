@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.stats import iqm, stratified_bootstrap_ci, summarize
+from benchmark.analysis.stats import iqm, stratified_bootstrap_ci, summarize
 
 
 def _field(run: Any, key: str) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from benchmark.buffer import ReplayBuffer
+from benchmark.rl.buffer import ReplayBuffer
 from oracle_cache.types import Preference, PreferQuery, RateQuery, Rating
 
 

@@ -44,14 +44,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.agents.iql import IQL, IQLConfig
-from benchmark.budgets import Budget, get_budget
-from benchmark.feedback import RunnerFeedback
-from benchmark.logging_sinks import MetricSinks
-from benchmark.methods.base import RewardMethod
-from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
-from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
-from benchmark.runner import (
+from benchmark.analysis.stats import progress_levels, reward_alignment
+from benchmark.config import Budget, get_budget
+from benchmark.loops.feedback import RunnerFeedback
+from benchmark.loops.offline_data import OfflineDataset, build_dataset, episode_seeds
+from benchmark.loops.online import (
     METRIC_FIELDS,
     RunConfig,
     _timed,
@@ -59,7 +56,10 @@ from benchmark.runner import (
     describe_method,
     describe_oracle,
 )
-from benchmark.stats import progress_levels, reward_alignment
+from benchmark.loops.sinks import MetricSinks
+from benchmark.methods.base import RewardMethod
+from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
+from benchmark.rl.iql import IQL, IQLConfig
 from envs import get_task
 from envs.spec import TaskSpec
 

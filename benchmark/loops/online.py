@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.agents.sac import SAC, SACConfig
-from benchmark.budgets import Budget, get_budget
-from benchmark.buffer import ReplayBuffer
-from benchmark.exploration import StateEntropyReward
-from benchmark.feedback import RunnerFeedback
-from benchmark.logging_sinks import MetricSinks
+from benchmark.analysis.stats import progress_levels, reward_alignment
+from benchmark.config import Budget, get_budget
+from benchmark.loops.feedback import RunnerFeedback
+from benchmark.loops.sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
 from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
-from benchmark.stats import progress_levels, reward_alignment
+from benchmark.rl.buffer import ReplayBuffer
+from benchmark.rl.exploration import StateEntropyReward
+from benchmark.rl.sac import SAC, SACConfig
 from envs import get_task
 from envs.spec import TaskSpec
 

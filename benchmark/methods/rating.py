@@ -31,7 +31,7 @@ import torch
 
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
 from benchmark.methods.registry import register_method
-from benchmark.reward_model import (
+from benchmark.methods.reward_model import (
     RewardEnsemble,
     build_ensemble,
     ce_loss,

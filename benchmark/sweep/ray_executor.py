@@ -14,9 +14,9 @@ from dataclasses import replace
 
 from rich.console import Console
 
+from benchmark.loops.online import RunConfig
 from benchmark.results import RunPaths
-from benchmark.runner import RunConfig
-from benchmark.sweep import RunOutcome, _run_one
+from benchmark.sweep.local import RunOutcome, _run_one
 
 console = Console(stderr=True)
 
