@@ -43,7 +43,7 @@ def _kv(pairs: list[str]) -> dict[str, object]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from benchmark.analysis.report import make_report
-    from benchmark.loops.online import RunConfig
+    from benchmark.config import RunConfig
     from benchmark.sweep.local import plan, run_local, write_sweep_summary
     from envs import UnknownTaskError, expand_tasks
 
@@ -74,6 +74,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as err:
         print(f"error: --sac-opt: {err}", file=sys.stderr)
         return 2
+    iql_opts = _kv(args.iql_opt)
+    try:
+        from benchmark.rl.iql import IQL, IQLConfig
+
+        IQL(2, 2, IQLConfig(**iql_opts), 0)  # as for --sac-opt: fail here, not in a worker
+    except (TypeError, ValueError) as err:
+        print(f"error: --iql-opt: {err}", file=sys.stderr)
+        return 2
     base = RunConfig(
         task="",
         method="",
@@ -87,6 +95,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         oracle_options=_kv(args.oracle_opt),
         budget_overrides=_kv(args.budget_opt),
         sac=sac_opts,
+        iql=iql_opts,
         backend=args.backend,
         log_sinks=_split(args.log),
     )
@@ -123,8 +132,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.config import RunConfig
     from benchmark.loops.dispatch import run_any
-    from benchmark.loops.online import RunConfig
 
     root = run_any(RunConfig(**json.loads(Path(args.config).read_text())))
     print(root)
@@ -193,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="K=V",
         help="SACConfig fields, e.g. precision=bf16 (MetaWorld and robot tasks)",
+    )
+    sw.add_argument(
+        "--iql-opt",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="IQLConfig fields, e.g. expectile=0.8 (offline tasks: ALFRED)",
     )
     sw.set_defaults(fn=cmd_sweep)
 

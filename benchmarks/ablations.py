@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 from benchmark.analysis.report import load_runs  # noqa: E402
 from benchmark.analysis.stats import summarize  # noqa: E402
-from benchmark.loops.online import RunConfig  # noqa: E402
+from benchmark.config import RunConfig  # noqa: E402
 from benchmark.methods.rating import RatingConfig  # noqa: E402
 from benchmark.sweep.local import run_local  # noqa: E402
 from envs import get_task  # noqa: E402

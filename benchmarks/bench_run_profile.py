@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.loops.online import RunConfig
+from benchmark.config import RunConfig
 
 
 def main() -> None:

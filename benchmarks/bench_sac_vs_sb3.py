@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.config import get_budget
-from benchmark.loops.online import RunConfig, _episode_seed, evaluate, run
+from benchmark.config import RunConfig, get_budget
+from benchmark.loops.online import _episode_seed, evaluate, run
 from envs import get_task
 
 TASK = "metaworld/drawer-open"

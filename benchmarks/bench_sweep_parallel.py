@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 
-from benchmark.loops.online import RunConfig
+from benchmark.config import RunConfig
 from benchmark.sweep.local import plan, run_local
 
 

@@ -448,8 +448,8 @@ def test_protocol_runs_are_pinned_to_the_protocol_threads(
     monkeypatch, tmp_path, cores, runs, threads, jobs, want, warns
 ):
     import benchmark.sweep.local
+    from benchmark.config import RunConfig
     from benchmark.leaderboard import submit as submit_mod
-    from benchmark.loops.online import RunConfig
 
     calls = []
     monkeypatch.setattr(benchmark.sweep.local, "run_local", lambda c, jobs=None: calls.append(jobs))

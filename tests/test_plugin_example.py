@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.loops.online import RunConfig, run
+from benchmark.config import RunConfig
+from benchmark.loops.online import run
 from benchmark.methods.registry import get_method
 from tests.test_methods import FakeBuffer, FakeFeedback, make_task, rank_corr
 from tests.test_record_replay import TINY_BUDGET, TINY_SAC

@@ -13,7 +13,8 @@ from dataclasses import asdict, replace
 import pandas as pd
 import pytest
 
-from benchmark.loops.online import RunConfig, run
+from benchmark.config import RunConfig
+from benchmark.loops.online import run
 from benchmark.results import RunPaths
 from tests.test_record_replay import LEARNING_COLUMNS, TINY_BUDGET, TINY_SAC
 

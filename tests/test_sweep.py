@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.cli import main as cli_main
-from benchmark.loops.online import RunConfig
+from benchmark.config import RunConfig
 from benchmark.sweep.local import plan, run_local
 from tests.test_record_replay import TINY_BUDGET, TINY_SAC
 

@@ -89,7 +89,7 @@ def run_protocol(
     threads: int | None = None,
 ) -> tuple[Path, Path]:
     """Run every (task, method, seed) of the protocol; returns (results_dir, cache_dir)."""
-    from benchmark.loops.online import RunConfig
+    from benchmark.config import RunConfig
     from benchmark.sweep.local import plan
 
     results, cache = work_dir / "results", work_dir / "cache"

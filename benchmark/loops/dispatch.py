@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.loops.online import RunConfig, run
+from benchmark.config import RunConfig
 from envs import get_task
 
 
@@ -16,4 +16,6 @@ def run_any(cfg: RunConfig, progress: Any = None) -> Path:
         from benchmark.loops.offline import run_offline
 
         return run_offline(cfg, progress=progress)
+    from benchmark.loops.online import run
+
     return run(cfg, progress=progress)

@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from benchmark.analysis.stats import progress_levels, reward_alignment
-from benchmark.config import Budget, get_budget
+from benchmark.config import RunConfig
 from benchmark.loops.feedback import RunnerFeedback
-from benchmark.loops.sinks import MetricSinks
-from benchmark.methods.base import RewardMethod
-from benchmark.methods.registry import get_method
-from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
+from benchmark.loops.harness import Harness, LoopState, Parts, build_parts, resolved_config
 from benchmark.rl.buffer import ReplayBuffer
 from benchmark.rl.exploration import StateEntropyReward
 from benchmark.rl.sac import SAC, SACConfig
-from envs import get_task
-from envs.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,91 +33,43 @@ RELABEL_CHUNK = 64
 #: copied at once were 600 MB on top of the buffer itself
 RELABEL_BLOCK = 4096
 
-METRIC_FIELDS = [
-    "step",
-    "episodes",
-    "success_rate",
-    "eval_return",
-    "train_success",
-    "queries",
-    "oracle_hits",
-    "oracle_misses",
-    "oracle_calls",
-    "reward_loss",
-    # stats.reward_alignment of the training reward over the labelled data, at the task's levels
-    "reward_alignment",
-    "wall_s",
-]
+
+@dataclass
+class OnlineState(LoopState):
+    """The online loop's counters (checkpointed); `step` counts environment steps."""
+
+    episode: int = 0
+    ep_len: int = 0
+    next_eval: int = 0
+    next_session: int = 0
+    critic_reset: bool = False
+    train_success: list[float] = field(default_factory=list)
+    ep_success: bool = False
 
 
 @dataclass
-class RunConfig:
-    """Everything that defines a run; saved, resolved, next to its results."""
+class Online:
+    """What the online loop learns with, built from the run's parts by `build_online`."""
 
-    task: str
-    method: str
-    seed: int
-    budget: str = "smoke"
-    oracle: str = "scripted"
-    cache_mode: str = "record"
-    cache_dir: str = ".cache/oracle"
-    out_dir: str = "results"
-    method_options: dict[str, Any] = field(default_factory=dict)
-    oracle_options: dict[str, Any] = field(default_factory=dict)
-    budget_overrides: dict[str, Any] = field(default_factory=dict)
-    sac: dict[str, Any] = field(default_factory=dict)
-    threads: int = 1
-    backend: str | None = None
-    #: metric mirrors besides metrics.csv: "tensorboard" (default), "wandb" (opt-in)
-    log_sinks: list[str] = field(default_factory=lambda: ["tensorboard"])
-
-    def run_dir(self) -> Path:
-        return RunPaths.for_run(self.out_dir, self.task, self.method, self.seed).root
-
-
-def describe_method(method: RewardMethod) -> dict[str, Any]:
-    """The method's part of the resolved config: enough to rebuild it (class and options)."""
-    return {
-        "name": method.name,
-        "class": f"{type(method).__module__}:{type(method).__qualname__}",
-        "config": method.config.to_dict(),
-        "query_kind": method.query_kind,
-        "env_reward": method.env_reward,
-    }
-
-
-def describe_oracle(cfg: RunConfig, oracle: Any, levels: int) -> dict[str, Any]:
-    """The oracle's part of the resolved config: every result names who rated it."""
-    return {
-        "provider": cfg.oracle,
-        "name": getattr(oracle, "name", cfg.oracle),
-        "mode": cfg.cache_mode,
-        "cache_dir": cfg.cache_dir,
-        "levels": levels,
-    }
-
-
-@contextmanager
-def _timed(phases: dict[str, float], name: str):
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        phases[name] += time.perf_counter() - t0
+    env: Any
+    eval_env: Any
+    buffer: ReplayBuffer
+    agent: SAC
+    sac: SACConfig
+    feedback: RunnerFeedback
+    entropy: StateEntropyReward
+    rng: np.random.Generator
+    #: end of PEBBLE's unsupervised exploration (the first feedback session)
+    unsup_end: int
+    #: the two envs drive one physical robot (an evaluation then waits for the episode's end)
+    one_robot: bool
+    #: the first observation of episode 0 (a robot's reset is not repeated for nothing)
+    first_obs: np.ndarray
 
 
 def _episode_seed(seed: int, episode: int, evaluation: bool = False) -> int:
     """Distinct, reproducible reset seeds; evaluation reuses the same fresh episodes each time."""
     return (1_000_003 if evaluation else 0) + seed * 10_007 + episode
-
-
-def build_method(cfg: RunConfig, task: TaskSpec, budget: Budget) -> RewardMethod:
-    cls = get_method(cfg.method)
-    options = dict(cfg.method_options)
-    field_names = set(cls.Config.__dataclass_fields__)
-    if "reward_epochs" in field_names:
-        options.setdefault("reward_epochs", budget.reward_epochs)
-    return cls(task, cls.Config.from_overrides(options), cfg.seed)
 
 
 def evaluate(agent: SAC, env, seed: int, episodes: int, max_steps: int) -> tuple[float, float]:
@@ -146,23 +89,9 @@ def evaluate(agent: SAC, env, seed: int, episodes: int, max_steps: int) -> tuple
     return float(np.mean(successes)), float(np.mean(returns))
 
 
-def run(cfg: RunConfig, progress: Any = None) -> Path:
-    """Run (or resume) one experiment; returns its results directory."""
-    from oracle_cache import build_oracle  # imported here so listing tasks never loads providers
-
-    paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
-    if paths.done.exists():
-        return paths.root
-    paths.root.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, cfg.threads))
-
-    task = get_task(cfg.task)
-    budget = get_budget(cfg.budget).with_overrides(**cfg.budget_overrides)
-    sac_cfg = SACConfig(**cfg.sac)
-    method = build_method(cfg, task, budget)
-    max_len = min(task.max_episode_steps, budget.max_episode_steps or task.max_episode_steps)
-    levels = int(getattr(method.config, "levels", None) or task.levels)
-
+def build_online(cfg: RunConfig, parts: Parts) -> Online:
+    """Envs, buffer, SAC and the feedback gate; a scripted teacher needs privileged state."""
+    task, budget, method = parts.task, parts.budget, parts.method
     env = task.make_env(cfg.seed)
     if cfg.oracle == "scripted" and not getattr(env, "has_privileged_state", True):
         env.close()
@@ -173,234 +102,204 @@ def run(cfg: RunConfig, progress: Any = None) -> Path:
     eval_env = task.make_env(cfg.seed + 1)
     obs_dim = int(np.prod(env.observation_space.shape))
     act_dim = int(np.prod(env.action_space.shape))
-    obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
+    first_obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
     snap_dim = len(env.snapshot())
     frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
     buffer = ReplayBuffer(
         budget.total_steps, obs_dim, act_dim, frame_shape if method.needs_frames else None, snap_dim
     )
-    agent = SAC(obs_dim, act_dim, sac_cfg, cfg.seed)
-    oracle = build_oracle(cfg.oracle, cfg.cache_mode, cfg.cache_dir, cfg.oracle_options)
-    feedback = RunnerFeedback(
-        buffer,
-        env.render_snapshot,
-        oracle,
-        task.name,
-        task.instruction,
-        levels,
-        task.oracle_frame_size,
-        budget.max_queries,
+    sac = parts.sac or SACConfig()
+    agent = SAC(obs_dim, act_dim, sac, cfg.seed)
+    feedback = RunnerFeedback.for_task(
+        buffer, env.render_snapshot, parts.oracle, task, parts.levels, budget.max_queries
     )
-    entropy = StateEntropyReward()
-    rng = np.random.default_rng(cfg.seed)
     learned = method.env_reward is None
     unsup_end = budget.seed_steps + (budget.unsup_steps if learned and method.query_kind else 0)
-
-    resolved = {
-        "run": {k: v for k, v in cfg.__dict__.items()},
-        "task": task.summary(),
-        "method": describe_method(method),
-        "budget": budget.to_dict(),
-        "sac": sac_cfg.to_dict(),
-        "oracle": describe_oracle(cfg, oracle, levels),
-        "schedule": {
-            "unsup_end": unsup_end,
-            "max_episode_steps": max_len,
-            "success_metric": "success at any step of an evaluation episode",
-        },
-    }
-    write_json(paths.config, resolved)
-    sinks = MetricSinks(paths.root, cfg.log_sinks, resolved, f"{cfg.task} {cfg.method} s{cfg.seed}")
-
-    def emit(row: dict[str, Any]) -> None:
-        paths.append_metrics(row, METRIC_FIELDS)  # the record; sinks only mirror it
-        sinks.log(row)
-
-    write_json(paths.versions, stack_versions())
-
-    phases: dict[str, float] = defaultdict(float)
-    state = {
-        "step": 0,
-        "episode": 0,
-        "ep_len": 0,
-        "next_eval": 0,
-        "next_session": unsup_end,
-        "critic_reset": False,
-        "train_success": [],
-        "ep_success": False,
-        "reward_loss": float("nan"),
-        "wall_offset": 0.0,
-        "metric_rows": 0,
-    }
-    if paths.checkpoint.exists():
-        ckpt = torch.load(paths.checkpoint, weights_only=False)
-        agent.load_state_dict(ckpt["agent"])
-        method.load_state_dict(ckpt["method"])
-        buffer.load_state_dict(ckpt["buffer"])
-        rng.bit_generator.state = ckpt["rng"]
-        torch.set_rng_state(ckpt["torch_rng"])
-        feedback.queries_used = ckpt["queries_used"]
-        entropy.load_state_dict(ckpt["entropy"])
-        state.update(ckpt["state"])
-        phases.update(ckpt["phases"])
-        paths.truncate_metrics(state["metric_rows"], METRIC_FIELDS)
-        obs, _ = env.reset(seed=_episode_seed(cfg.seed, state["episode"]))
-        log.info("resumed %s at step %d", paths.root, state["step"])
-    t_start = time.perf_counter() - state["wall_offset"]
-
-    def relabel(start: int, end: int) -> None:
-        """Recompute learned rewards for buffer[start:end] with the current reward function."""
-        if end <= start:
-            return
-        idx = np.arange(start, end)
-        if method.env_reward == "dense":
-            buffer.rewards[idx] = buffer.env_reward[idx]
-        elif method.env_reward == "sparse":
-            buffer.rewards[idx] = buffer.success[idx].astype(np.float32)
-        elif method.is_ready:
-            for lo in range(start, end, RELABEL_BLOCK):  # bounded copies of the frames
-                part = idx[lo - start : lo - start + RELABEL_BLOCK]
-                frames = buffer.frames(part) if method.needs_frames else np.empty((len(part), 0))
-                buffer.rewards[part] = method.reward(frames, buffer.observations(part))
-        buffer.labelled = end
-
-    def metrics_row(success_rate: float, eval_return: float) -> dict[str, Any]:
-        recent = state["train_success"][-10:]
-        return {
-            "step": state["step"],
-            "episodes": state["episode"],
-            "success_rate": success_rate,
-            "eval_return": eval_return,
-            "train_success": float(np.mean(recent)) if recent else 0.0,
-            "queries": feedback.queries_used,
-            **oracle_counters(oracle),
-            "reward_loss": state["reward_loss"],
-            # privileged, for the log only: no method ever sees progress
-            "reward_alignment": reward_alignment(
-                buffer.rewards[: buffer.labelled],
-                progress_levels(
-                    buffer.progress[: buffer.labelled],
-                    buffer.success[: buffer.labelled],
-                    task.levels,
-                ),
-            ),
-            "wall_s": round(time.perf_counter() - t_start, 3),
-        }
-
-    def save_checkpoint() -> None:
-        state["wall_offset"] = time.perf_counter() - t_start
-        paths.save_checkpoint(
-            {
-                "agent": agent.state_dict(),
-                "method": method.state_dict(),
-                "buffer": buffer.state_dict(),
-                "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "queries_used": feedback.queries_used,
-                "entropy": entropy.state_dict(),
-                "state": dict(state),
-                "phases": dict(phases),
-            }
-        )
-
     # Two envs on one physical robot: an evaluation's reset would cut the training episode short
     # (RobotEnv reports it as preempted), so there evaluations wait for the episode to end.
     address = getattr(env.unwrapped, "robot_address", None)
     one_robot = address is not None and address == getattr(eval_env.unwrapped, "robot_address", 0)
+    rng = np.random.default_rng(cfg.seed)
+    entropy = StateEntropyReward()
+    return Online(
+        env, eval_env, buffer, agent, sac, feedback, entropy, rng, unsup_end, one_robot, first_obs
+    )
+
+
+def relabel(method: Any, buffer: ReplayBuffer, start: int, end: int) -> None:
+    """Recompute rewards for buffer[start:end] with the current reward function."""
+    if end <= start:
+        return
+    idx = np.arange(start, end)
+    if method.env_reward == "dense":
+        buffer.rewards[idx] = buffer.env_reward[idx]
+    elif method.env_reward == "sparse":
+        buffer.rewards[idx] = buffer.success[idx].astype(np.float32)
+    elif method.is_ready:
+        for lo in range(start, end, RELABEL_BLOCK):  # bounded copies of the frames
+            part = idx[lo - start : lo - start + RELABEL_BLOCK]
+            frames = buffer.frames(part) if method.needs_frames else np.empty((len(part), 0))
+            buffer.rewards[part] = method.reward(frames, buffer.observations(part))
+    buffer.labelled = end
+
+
+def _row(state: OnlineState, buffer: ReplayBuffer, levels: int, sr: float, ret: float) -> dict:
+    """The online loop's metric columns (the harness adds queries, counters and wall time)."""
+    recent = state.train_success[-10:]
+    n = buffer.labelled
+    return {
+        "step": state.step,
+        "episodes": state.episode,
+        "success_rate": sr,
+        "eval_return": ret,
+        "train_success": float(np.mean(recent)) if recent else 0.0,
+        # privileged, for the log only: no method ever sees progress
+        "reward_alignment": reward_alignment(
+            buffer.rewards[:n], progress_levels(buffer.progress[:n], buffer.success[:n], levels)
+        ),
+    }
+
+
+def run(cfg: RunConfig, progress: Any = None, parts: Parts | None = None) -> Path:
+    """Run (or resume) one online experiment; returns its results directory."""
+    h = Harness(cfg, progress)
+    if h.finished:
+        return h.paths.root
+    h.open()
+    parts = parts or build_parts(cfg)
+    o = build_online(cfg, parts)
+    schedule = {
+        "unsup_end": o.unsup_end,
+        "max_episode_steps": parts.max_episode_steps,
+        "success_metric": "success at any step of an evaluation episode",
+    }
+    h.start(resolved_config(cfg, parts, sac=o.sac.to_dict(), schedule=schedule))
+    state = OnlineState(next_session=o.unsup_end)
+    ckpt = h.resume(state)
+    obs = o.first_obs
+    if ckpt is not None:
+        o.agent.load_state_dict(ckpt["agent"])
+        parts.method.load_state_dict(ckpt["method"])
+        o.buffer.load_state_dict(ckpt["buffer"])
+        o.rng.bit_generator.state = ckpt["rng"]
+        o.feedback.queries_used = ckpt["queries_used"]
+        o.entropy.load_state_dict(ckpt["entropy"])
+        obs, _ = o.env.reset(seed=_episode_seed(cfg.seed, state.episode))
+    train(cfg, h, parts, o, state, obs)
+    with h.timed("eval"):
+        sr, ret = evaluate(
+            o.agent, o.eval_env, cfg.seed, parts.budget.eval_episodes, parts.max_episode_steps
+        )
+    h.emit(
+        state,
+        parts.oracle,
+        o.feedback.queries_used,
+        **_row(state, o.buffer, parts.task.levels, sr, ret),
+    )
+    h.finish(parts.oracle, state, final_success_rate=sr)
+    end_of_run(o)
+    return h.paths.root
+
+
+def train(
+    cfg: RunConfig, h: Harness, parts: Parts, o: Online, state: OnlineState, obs: np.ndarray
+) -> None:
+    """PEBBLE's schedule: act, step, store, feedback session, relabel, update SAC, evaluate."""
+    task, budget, method, buffer, agent = parts.task, parts.budget, parts.method, o.buffer, o.agent
+    max_len, learned = parts.max_episode_steps, method.env_reward is None
+    act_dim = int(np.prod(o.env.action_space.shape))
     checkpoint_due = False
-    while state["step"] < budget.total_steps:
-        step = state["step"]
+    while state.step < budget.total_steps:
+        step = state.step
 
-        if step >= state["next_eval"] and (state["ep_len"] == 0 or not one_robot):
-            with _timed(phases, "eval"):
-                sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
-            emit(metrics_row(sr, ret))
-            state["metric_rows"] += 1
-            state["next_eval"] += budget.eval_every
+        if step >= state.next_eval and (state.ep_len == 0 or not o.one_robot):
+            with h.timed("eval"):
+                sr, ret = evaluate(agent, o.eval_env, cfg.seed, budget.eval_episodes, max_len)
+            row = _row(state, buffer, task.levels, sr, ret)
+            h.emit(state, parts.oracle, o.feedback.queries_used, **row)
+            state.next_eval += budget.eval_every
             checkpoint_due = True
-            if one_robot:  # the evaluation took the robot over; the new episode starts again
-                obs, _ = env.reset(seed=_episode_seed(cfg.seed, state["episode"]))
-            if progress is not None:
-                progress(step=step, success=sr, queries=feedback.queries_used)
+            if o.one_robot:  # the evaluation took the robot over; the new episode starts again
+                obs, _ = o.env.reset(seed=_episode_seed(cfg.seed, state.episode))
 
-        with _timed(phases, "env"):
-            if step < budget.seed_steps:
-                action = rng.uniform(-1, 1, act_dim).astype(
-                    np.float32
-                )  # seeded, unlike action_space
+        with h.timed("env"):
+            if step < budget.seed_steps:  # seeded, unlike action_space.sample()
+                action = o.rng.uniform(-1, 1, act_dim).astype(np.float32)
             else:
                 action = agent.act(obs)
-            next_obs, _, term, trunc, info = env.step(action)
-            state["ep_len"] += 1
-            trunc = trunc or state["ep_len"] >= max_len
-            frame = env.render_frame(task.reward_frame_size) if method.needs_frames else None
+            next_obs, _, term, trunc, info = o.env.step(action)
+            state.ep_len += 1
+            trunc = trunc or state.ep_len >= max_len
+            frame = o.env.render_frame(task.reward_frame_size) if method.needs_frames else None
             method.observe(next_obs, frame)
             buffer.add(
                 obs,
                 action,
                 next_obs,
                 term,
-                state["episode"],
+                state.episode,
                 frame,
-                env.snapshot(),
+                o.env.snapshot(),
                 float(info["gt_reward"]),
                 bool(info["success"]),
                 float(info.get("progress", 0.0)),
             )
-            state["ep_success"] = state["ep_success"] or bool(info["success"])
+            state.ep_success = state.ep_success or bool(info["success"])
             obs = next_obs
-            state["step"] = step = step + 1
+            state.step = step = step + 1
 
-        if step >= state["next_session"] and method.query_kind and feedback.budget_left > 0:
-            with _timed(phases, "feedback"):
-                n = min(budget.queries_per_session, feedback.budget_left)
-                out = method.query_and_update(buffer, feedback, n)
-                state["reward_loss"] = float(out.get("loss", float("nan")))
-            with _timed(phases, "relabel"):
-                relabel(0, buffer.size)
-            if not state["critic_reset"] and budget.unsup_steps and learned:
+        if step >= state.next_session and method.query_kind and o.feedback.budget_left > 0:
+            with h.timed("feedback"):
+                n = min(budget.queries_per_session, o.feedback.budget_left)
+                out = method.query_and_update(buffer, o.feedback, n)
+                state.reward_loss = float(out.get("loss", float("nan")))
+            with h.timed("relabel"):
+                relabel(method, buffer, 0, buffer.size)
+            if not state.critic_reset and budget.unsup_steps and learned:
                 agent.reset_critic()  # PEBBLE: the critic learned the intrinsic reward so far
-                state["critic_reset"] = True
-            state["next_session"] += budget.feedback_every
+                state.critic_reset = True
+            state.next_session += budget.feedback_every
 
         if step >= budget.seed_steps:
             if buffer.size - buffer.labelled >= RELABEL_CHUNK or buffer.labelled == 0:
                 # new transitions are labelled in chunks (one CNN call per chunk, not per step);
                 # until then they wait outside the sampled range
-                with _timed(phases, "relabel"):
-                    relabel(buffer.labelled, buffer.size)
-            with _timed(phases, "update"):
+                with h.timed("relabel"):
+                    relabel(method, buffer, buffer.labelled, buffer.size)
+            with h.timed("update"):
                 for _ in range(budget.updates_per_step):
-                    batch = buffer.sample(sac_cfg.batch_size, rng, upto=buffer.labelled)
-                    if step < unsup_end or not method.is_ready and learned:
-                        batch["reward"] = entropy(
-                            batch["next_obs"], buffer.next_obs[: buffer.size], rng
+                    batch = buffer.sample(o.sac.batch_size, o.rng, upto=buffer.labelled)
+                    if step < o.unsup_end or not method.is_ready and learned:
+                        batch["reward"] = o.entropy(
+                            batch["next_obs"], buffer.next_obs[: buffer.size], o.rng
                         )
                     agent.update(batch)
 
         if term or trunc:
-            state["train_success"].append(float(state["ep_success"]))
-            state["train_success"] = state["train_success"][-20:]
-            state["episode"] += 1
-            state["ep_len"], state["ep_success"] = 0, False
-            obs, _ = env.reset(seed=_episode_seed(cfg.seed, state["episode"]))
+            state.train_success = [*state.train_success, float(state.ep_success)][-20:]
+            state.episode += 1
+            state.ep_len, state.ep_success = 0, False
+            obs, _ = o.env.reset(seed=_episode_seed(cfg.seed, state.episode))
             if checkpoint_due:
-                with _timed(phases, "checkpoint"):
-                    save_checkpoint()
+                h.checkpoint(
+                    state,
+                    agent=agent.state_dict(),
+                    method=method.state_dict(),
+                    buffer=buffer.state_dict(),
+                    rng=o.rng.bit_generator.state,
+                    queries_used=o.feedback.queries_used,
+                    entropy=o.entropy.state_dict(),
+                )
                 checkpoint_due = False
 
-    with _timed(phases, "eval"):
-        sr, ret = evaluate(agent, eval_env, cfg.seed, budget.eval_episodes, max_len)
-    emit(metrics_row(sr, ret))
-    total = time.perf_counter() - t_start
-    paths.finish(oracle, cfg.oracle, phases, total, final_success_rate=sr, steps=state["step"])
-    sinks.close()
-    discard = getattr(env.unwrapped, "discard_frames", None)
+
+def end_of_run(o: Online) -> None:
+    """Close both envs; a real robot's buffered frames are deleted first (unless kept)."""
+    discard = getattr(o.env.unwrapped, "discard_frames", None)
     if discard is not None and os.environ.get("VLMBENCH_KEEP_FRAMES") != "1":
         # a real robot's buffered frames (GBs per long run) were kept for rating and resuming;
         # the run is done, and the frames the oracle saw are in its cache
-        removed = discard(buffer.snapshots[: buffer.size])
+        removed = discard(o.buffer.snapshots[: o.buffer.size])
         log.info("deleted %d robot frame store(s) of the finished run", len(removed))
-    env.close()  # a robot env also stops its server; a sweep worker runs many runs
-    eval_env.close()
-    return paths.root
+    o.env.close()  # a robot env also stops its server; a sweep worker runs many runs
+    o.eval_env.close()

@@ -22,8 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.config import get_budget
-from benchmark.loops.online import RunConfig
+from benchmark.config import RunConfig, get_budget
 from benchmark.results import RunPaths, write_json
 
 console = Console(stderr=True)

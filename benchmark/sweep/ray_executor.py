@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from rich.console import Console
 
-from benchmark.loops.online import RunConfig
+from benchmark.config import RunConfig
 from benchmark.results import RunPaths
 from benchmark.sweep.local import RunOutcome, _run_one
 
