@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
-from benchmark.methods.registry import register_method
 from benchmark.methods.reward_model import (
     RewardEnsemble,
     bradley_terry_loss,
@@ -57,7 +56,6 @@ class PreferenceConfig(MethodConfig):
     reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
-@register_method
 class RLVLMF(RewardMethod):
     """RL-VLM-F (Wang et al., ICML 2024): VLM preferences, Bradley-Terry reward model."""
 

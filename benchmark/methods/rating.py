@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
-from benchmark.methods.registry import register_method
 from benchmark.methods.reward_model import (
     RewardEnsemble,
     build_ensemble,
@@ -80,7 +79,6 @@ class RatingConfig(MethodConfig):
     reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
-@register_method
 class ERLVLM(RewardMethod):
     """ERL-VLM (Luu et al., ICML 2025): ratings, RbRL boundaries, MAE, class weights, stratified."""
 
@@ -258,7 +256,6 @@ class RbRLConfig(RatingConfig):
     class_weights: bool = False
 
 
-@register_method
 class RbRL(ERLVLM):
     """RbRL (White et al., AAAI 2024): ratings with cross-entropy and uniform batches."""
 
