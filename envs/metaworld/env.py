@@ -153,7 +153,7 @@ def expert_for(env: MetaWorldEnv):
     import metaworld.policies as policies
 
     camel = "".join(p.capitalize() for p in env.env_name.split("-"))
-    name = f"Sawyer{camel.replace('V3', 'V3')}Policy"
+    name = f"Sawyer{camel}Policy"
     cls = getattr(policies, name, None)
     if cls is None:
         mod = importlib.import_module(
