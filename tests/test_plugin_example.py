@@ -1,4 +1,4 @@
-"""The README's plug-in example, loaded by reference like a submission: against the fake buffer
+"""The plug-in example of docs/methods.md (examples/my_method.py), loaded by reference like a submission: against the fake buffer
 and oracle of the method tests, then through the real runner."""
 
 from __future__ import annotations
