@@ -1,5 +1,7 @@
 """Rerun the paper's ablations of ERL-VLM: loss, sampling and number of rating levels.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Each variant is `erl-vlm` with one switch changed; all share the same seeds, budget, task and
 oracle, and run through the normal sweep (so results, resumability and the report are the same
 as any other run). Variants that resolve to the same options on the chosen task (ERL-VLM itself

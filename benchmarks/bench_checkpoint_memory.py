@@ -1,5 +1,7 @@
 """Peak memory of a checkpoint and a whole-buffer relabel at the `short` budget's buffer size.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Each variant runs in a fresh subprocess on a buffer filled like a `short` MetaWorld run's
 (50k steps, 64-px frames, 162-float snapshots), and reports that process's peak resident memory
 above the filled buffer. Compared side by side:

@@ -14,6 +14,9 @@ Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, 
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2 \
         --impls ours-fp32,ours-bf16,sb3
 
+Needs the `sb3` extra (`pip install -e '.[sb3]'`) for every mode that runs stable-baselines3
+(the default --impls, --update-only); without it the script says so and stops.
+
 Each finished (implementation, seed) is appended to `<out>/rows.jsonl`, so the runs can be split
 across processes with the same --out (say one seed each) and a rerun skips what is done;
 `--report-only` then prints the table and draws the curves from everything recorded.
@@ -22,6 +25,7 @@ across processes with the same --out (say one seed each) and a rerun skips what 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -216,6 +220,12 @@ def main() -> None:
         help="no runs: table and plot from the runs already recorded in --out",
     )
     args = ap.parse_args()
+    needs_sb3 = args.update_only or "sb3" in args.impls.split(",")
+    if needs_sb3 and not args.report_only and importlib.util.find_spec("stable_baselines3") is None:
+        raise SystemExit(
+            "stable-baselines3 is not installed: `pip install -e '.[sb3]'` (the sb3 extra), "
+            "or leave it out with --impls ours-fp32,ours-bf16"
+        )
     if args.update_only:
         update_only(args.threads, args.rounds, args.block)
         return
