@@ -140,3 +140,19 @@ def test_no_function_is_longer_than_120_lines() -> None:
 @pytest.mark.parametrize("pkg", PACKAGES)
 def test_every_package_is_found(pkg: str) -> None:
     assert pkg in _modules()
+
+
+def test_every_env_declares_its_capabilities() -> None:
+    """The loops read capabilities from the env; each env class declares them (no probing)."""
+    from envs.alfred.thor import ThorAlfredEnv
+    from envs.alfred.twin import AlfredTwinEnv
+    from envs.metaworld.env import MetaWorldEnv
+    from envs.real_robot.client import RobotEnv
+    from envs.spec import EnvCapabilities
+
+    for cls in (MetaWorldEnv, AlfredTwinEnv, ThorAlfredEnv, RobotEnv):
+        assert issubclass(cls, EnvCapabilities), cls
+    assert MetaWorldEnv.has_privileged_state and MetaWorldEnv.shared_hardware is None
+    assert AlfredTwinEnv.obs_structure is not None  # SlotNet's input layout
+    assert RobotEnv.end_of_run is not EnvCapabilities.end_of_run  # deletes its frame stores
+    assert isinstance(RobotEnv.shared_hardware, property)  # the robot's address

@@ -163,7 +163,7 @@ def run_offline(
     eval_env = task.make_env(cfg.seed + 1)
     n_eval = max(budget.eval_episodes, EVAL_EPISODES_MIN)
     eval_seeds = episode_seeds(cfg.seed, n_eval, "eval")
-    structure = getattr(env.unwrapped, "obs_structure", None)
+    structure = env.unwrapped.obs_structure
     agent = IQL(data.obs.shape[1], data.masks.shape[1], parts.iql, cfg.seed, structure)
     feedback = RunnerFeedback.for_task(
         _PrivilegedColumns(data),

@@ -10,7 +10,6 @@ stopped and, with the oracle in replay mode, ends with the same metrics as an un
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     """Envs, buffer, SAC and the feedback gate; a scripted teacher needs privileged state."""
     task, budget, method = parts.task, parts.budget, parts.method
     env = task.make_env(cfg.seed)
-    if cfg.oracle == "scripted" and not getattr(env, "has_privileged_state", True):
+    if cfg.oracle == "scripted" and not env.unwrapped.has_privileged_state:
         env.close()
         raise ValueError(
             f"{cfg.task} is a real robot: the scripted teacher rates from a simulator's "
@@ -117,8 +116,8 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     unsup_end = budget.seed_steps + (budget.unsup_steps if learned and method.query_kind else 0)
     # Two envs on one physical robot: an evaluation's reset would cut the training episode short
     # (RobotEnv reports it as preempted), so there evaluations wait for the episode to end.
-    address = getattr(env.unwrapped, "robot_address", None)
-    one_robot = address is not None and address == getattr(eval_env.unwrapped, "robot_address", 0)
+    hardware = env.unwrapped.shared_hardware
+    one_robot = hardware is not None and hardware == eval_env.unwrapped.shared_hardware
     rng = np.random.default_rng(cfg.seed)
     entropy = StateEntropyReward()
     return Online(
@@ -294,12 +293,7 @@ def train(
 
 
 def end_of_run(o: Online) -> None:
-    """Close both envs; a real robot's buffered frames are deleted first (unless kept)."""
-    discard = getattr(o.env.unwrapped, "discard_frames", None)
-    if discard is not None and os.environ.get("VLMBENCH_KEEP_FRAMES") != "1":
-        # a real robot's buffered frames (GBs per long run) were kept for rating and resuming;
-        # the run is done, and the frames the oracle saw are in its cache
-        removed = discard(o.buffer.snapshots[: o.buffer.size])
-        log.info("deleted %d robot frame store(s) of the finished run", len(removed))
+    """The env's end-of-run hook (a robot deletes its buffered frames), then close both envs."""
+    o.env.unwrapped.end_of_run(o.buffer.snapshots[: o.buffer.size])
     o.env.close()  # a robot env also stops its server; a sweep worker runs many runs
     o.eval_env.close()

@@ -14,9 +14,10 @@ import mujoco
 import numpy as np
 
 from envs.metaworld.render import FastRenderer
+from envs.spec import EnvCapabilities
 
 
-class MetaWorldEnv(gym.Env):
+class MetaWorldEnv(EnvCapabilities, gym.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(
