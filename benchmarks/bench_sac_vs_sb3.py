@@ -51,15 +51,14 @@ class _SB3Policy:
 
 
 def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len: int, threads: int):
-    from gymnasium.wrappers import TimeLimit
     from stable_baselines3 import SAC as SB3SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(threads)
     task = get_task(TASK)
-    env = TimeLimit(task.make_env(seed), max_len)
+    env = task.make(seed, max_len)
     env.reset(seed=_episode_seed(seed, 0))
-    eval_env = task.make_env(seed + 1)
+    eval_env = task.make(seed + 1, max_len)
     model = SB3SAC(
         "MlpPolicy",
         env,
@@ -81,7 +80,7 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     class Eval(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % eval_every == 0:
-                sr, ret = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes, max_len)
+                sr, ret = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes)
                 curve.append((self.num_timesteps, sr, ret))
             return True
 
@@ -89,7 +88,7 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - t0
     if not curve or curve[-1][0] != steps:  # the callback has not just evaluated the end
-        sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
+        sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes)
         curve.append((steps, sr, ret))
     return wall, curve
 

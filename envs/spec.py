@@ -98,6 +98,15 @@ class TaskSpec:
     backend: str = ""
     description: str = ""
 
+    def make(self, seed: int, max_episode_steps: int | None = None) -> gym.Env:
+        """`make_env(seed)` under gymnasium's `TimeLimit`: the one place a run caps its episodes.
+
+        The cap is `max_episode_steps` (a budget's) where it is shorter than the task's own.
+        The env's own methods (`render_frame`, `snapshot`, capabilities) are on `.unwrapped`.
+        """
+        cap = min(self.max_episode_steps, max_episode_steps or self.max_episode_steps)
+        return gym.wrappers.TimeLimit(self.make_env(seed), max_episode_steps=cap)
+
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description recorded in every run's resolved config."""
         return {

@@ -1,7 +1,7 @@
 """Digests of a few runs' learning metrics, to show a refactor left behaviour bit-identical.
 
 Runs (a) the record/replay test's tiny ERL-VLM run, recorded then replayed, and (b) a small
-smoke sweep, all through the command line (whose names and flags are stable), then prints one
+sweep (smoke budget cut short, see SWEEP_OPTIONS), all through the command line (whose names and flags are stable), then prints one
 sha256 per run of metrics.csv without its wall-time column. Run it before and after a change
 on the same machine: equal digests mean equal metrics. Torch's thread count is printed, since
 float results can depend on it (a sweep gives each run cores // jobs threads).
@@ -38,6 +38,17 @@ TINY_BUDGET = {
 TINY_SAC = {"hidden_dim": 32, "batch_size": 32}
 SWEEP_TASKS = "metaworld/drawer-open,alfred/pick-cool-then-place"
 SWEEP_METHODS = "erl-vlm,rl-vlm-f"
+#: the smoke budget, cut to 1200 steps (still: seed steps, exploration, one feedback session,
+#: relabelling, the critic reset, learned-reward updates, 3 evaluations) with a smaller SAC
+#: batch, so a sweep takes minutes on a loaded 2-core machine; ALFRED runs the full smoke budget
+SWEEP_OPTIONS = [
+    "--budget-opt",
+    "total_steps=1200",
+    "--budget-opt",
+    "eval_every=600",
+    "--sac-opt",
+    "batch_size=128",
+]
 #: wall-clock columns differ on every run; everything else must not
 WALL_COLUMNS = {"wall_s"}
 
@@ -102,6 +113,7 @@ def smoke_sweep(out: Path) -> dict[str, Path]:
         str(out / "sweep-cache"),
         "--out",
         str(out / "sweep"),
+        *SWEEP_OPTIONS,
     )
     return {"sweep": out / "sweep"}
 

@@ -55,3 +55,22 @@ def test_an_offline_run_trains_iql_with_the_configured_options(tmp_path) -> None
     resolved = json.loads((run_offline(cfg) / "config.json").read_text())
     assert resolved["iql"]["expectile"] == 0.8 and resolved["iql"]["batch_size"] == 16
     assert resolved["run"]["iql"] == {"expectile": 0.8, "batch_size": 16}
+
+
+def test_a_runs_time_limit_is_applied_once_when_the_env_is_made() -> None:
+    """TaskSpec.make caps episodes at the shorter of the budget's and the task's limit."""
+    import numpy as np
+
+    from envs import get_task
+
+    spec = get_task("alfred/pick-and-place")
+    for cap, want in ((5, 5), (None, spec.max_episode_steps), (10**6, spec.max_episode_steps)):
+        env = spec.make(0, cap)
+        _, info = env.reset(seed=3)
+        steps, done = 0, False
+        while not done:
+            action = int(np.flatnonzero(info["action_mask"])[-1])  # a valid, non-finishing move
+            _, _, term, trunc, info = env.step(action)
+            steps, done = steps + 1, term or trunc
+        assert (steps, trunc, term) == (want, True, False)
+        assert env.unwrapped.render_frame(16).shape == (16, 16, 3)  # the env's own methods

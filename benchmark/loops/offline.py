@@ -124,17 +124,17 @@ def relabel(method: RewardMethod, data: OfflineDataset, chunk: int = 4096) -> di
     return info
 
 
-def evaluate_policy(agent: IQL, env: Any, seeds: np.ndarray, max_steps: int) -> tuple[float, float]:
-    """Success rate (success at any step) and mean dense return of the greedy masked policy."""
+def evaluate_policy(agent: IQL, env: Any, seeds: np.ndarray) -> tuple[float, float]:
+    """Success rate (success at any step) and mean dense return of the greedy masked policy;
+    episodes end when the env says so (`TaskSpec.make` put the run's time limit on it)."""
     wins, returns = [], []
     for s in seeds:
         obs, info = env.reset(seed=int(s))
-        ok, ret = False, 0.0
-        for _ in range(max_steps):
+        ok, ret, done = False, 0.0, False
+        while not done:
             obs, _, term, trunc, info = env.step(agent.act(obs, info["action_mask"], greedy=True))
             ok, ret = ok or bool(info["success"]), ret + float(info["gt_reward"])
-            if term or trunc:
-                break
+            done = term or trunc
         wins.append(ok)
         returns.append(ret)
     return float(np.mean(wins)), float(np.mean(returns))
@@ -159,8 +159,8 @@ def run_offline(
         data = build_dataset(
             task, budget.offline_episodes, seed=cfg.seed, max_episode_steps=max_len
         )
-    env = task.make_env(cfg.seed)
-    eval_env = task.make_env(cfg.seed + 1)
+    env = task.make_env(cfg.seed)  # renders the oracle's frames; never stepped
+    eval_env = task.make(cfg.seed + 1, max_len)
     n_eval = max(budget.eval_episodes, EVAL_EPISODES_MIN)
     eval_seeds = episode_seeds(cfg.seed, n_eval, "eval")
     structure = env.unwrapped.obs_structure
@@ -219,7 +219,7 @@ def run_offline(
 
     def evaluate_and_log() -> None:
         with h.timed("eval"):
-            sr, ret = evaluate_policy(agent, eval_env, eval_seeds, max_len)
+            sr, ret = evaluate_policy(agent, eval_env, eval_seeds)
         state.success_rate = sr
         h.emit(
             state,

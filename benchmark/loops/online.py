@@ -71,18 +71,20 @@ def _episode_seed(seed: int, episode: int, evaluation: bool = False) -> int:
     return (1_000_003 if evaluation else 0) + seed * 10_007 + episode
 
 
-def evaluate(agent: SAC, env, seed: int, episodes: int, max_steps: int) -> tuple[float, float]:
-    """Success rate (success at any step, MetaWorld's convention) and mean dense return."""
+def evaluate(agent: SAC, env, seed: int, episodes: int) -> tuple[float, float]:
+    """Success rate (success at any step, MetaWorld's convention) and mean dense return.
+
+    Episodes end when the env says so: `TaskSpec.make` put the run's time limit on it.
+    """
     successes, returns = [], []
     for j in range(episodes):
         obs, _ = env.reset(seed=_episode_seed(seed, j, evaluation=True))
-        ok, ret = False, 0.0
-        for _ in range(max_steps):
+        ok, ret, done = False, 0.0, False
+        while not done:
             obs, _, term, trunc, info = env.step(agent.act(obs, deterministic=True))
             ok = ok or bool(info["success"])
             ret += float(info["gt_reward"])
-            if term or trunc:
-                break
+            done = term or trunc
         successes.append(ok)
         returns.append(ret)
     return float(np.mean(successes)), float(np.mean(returns))
@@ -91,18 +93,18 @@ def evaluate(agent: SAC, env, seed: int, episodes: int, max_steps: int) -> tuple
 def build_online(cfg: RunConfig, parts: Parts) -> Online:
     """Envs, buffer, SAC and the feedback gate; a scripted teacher needs privileged state."""
     task, budget, method = parts.task, parts.budget, parts.method
-    env = task.make_env(cfg.seed)
+    env = task.make(cfg.seed, budget.max_episode_steps)
     if cfg.oracle == "scripted" and not env.unwrapped.has_privileged_state:
         env.close()
         raise ValueError(
             f"{cfg.task} is a real robot: the scripted teacher rates from a simulator's "
             "privileged progress, which it does not have. Use a VLM oracle (--oracle gemini|openai)."
         )
-    eval_env = task.make_env(cfg.seed + 1)
+    eval_env = task.make(cfg.seed + 1, budget.max_episode_steps)
     obs_dim = int(np.prod(env.observation_space.shape))
     act_dim = int(np.prod(env.action_space.shape))
     first_obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
-    snap_dim = len(env.snapshot())
+    snap_dim = len(env.unwrapped.snapshot())
     frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
     buffer = ReplayBuffer(
         budget.total_steps, obs_dim, act_dim, frame_shape if method.needs_frames else None, snap_dim
@@ -110,7 +112,7 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     sac = parts.sac or SACConfig()
     agent = SAC(obs_dim, act_dim, sac, cfg.seed)
     feedback = RunnerFeedback.for_task(
-        buffer, env.render_snapshot, parts.oracle, task, parts.levels, budget.max_queries
+        buffer, env.unwrapped.render_snapshot, parts.oracle, task, parts.levels, budget.max_queries
     )
     learned = method.env_reward is None
     unsup_end = budget.seed_steps + (budget.unsup_steps if learned and method.query_kind else 0)
@@ -186,9 +188,7 @@ def run(cfg: RunConfig, progress: Any = None, parts: Parts | None = None) -> Pat
         obs, _ = o.env.reset(seed=_episode_seed(cfg.seed, state.episode))
     train(cfg, h, parts, o, state, obs)
     with h.timed("eval"):
-        sr, ret = evaluate(
-            o.agent, o.eval_env, cfg.seed, parts.budget.eval_episodes, parts.max_episode_steps
-        )
+        sr, ret = evaluate(o.agent, o.eval_env, cfg.seed, parts.budget.eval_episodes)
     h.emit(
         state,
         parts.oracle,
@@ -205,7 +205,8 @@ def train(
 ) -> None:
     """PEBBLE's schedule: act, step, store, feedback session, relabel, update SAC, evaluate."""
     task, budget, method, buffer, agent = parts.task, parts.budget, parts.method, o.buffer, o.agent
-    max_len, learned = parts.max_episode_steps, method.env_reward is None
+    learned = method.env_reward is None
+    env = o.env.unwrapped  # frames and snapshots; steps go through the time limit (o.env)
     act_dim = int(np.prod(o.env.action_space.shape))
     checkpoint_due = False
     while state.step < budget.total_steps:
@@ -213,7 +214,7 @@ def train(
 
         if step >= state.next_eval and (state.ep_len == 0 or not o.one_robot):
             with h.timed("eval"):
-                sr, ret = evaluate(agent, o.eval_env, cfg.seed, budget.eval_episodes, max_len)
+                sr, ret = evaluate(agent, o.eval_env, cfg.seed, budget.eval_episodes)
             row = _row(state, buffer, task.levels, sr, ret)
             h.emit(state, parts.oracle, o.feedback.queries_used, **row)
             state.next_eval += budget.eval_every
@@ -228,8 +229,7 @@ def train(
                 action = agent.act(obs)
             next_obs, _, term, trunc, info = o.env.step(action)
             state.ep_len += 1
-            trunc = trunc or state.ep_len >= max_len
-            frame = o.env.render_frame(task.reward_frame_size) if method.needs_frames else None
+            frame = env.render_frame(task.reward_frame_size) if method.needs_frames else None
             method.observe(next_obs, frame)
             buffer.add(
                 obs,
@@ -238,7 +238,7 @@ def train(
                 term,
                 state.episode,
                 frame,
-                o.env.snapshot(),
+                env.snapshot(),
                 float(info["gt_reward"]),
                 bool(info["success"]),
                 float(info.get("progress", 0.0)),
