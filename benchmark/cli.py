@@ -7,15 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.budgets import BUDGETS
+from benchmark.config import BUDGETS
 from benchmark.inputs import InputError, positive_int
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from benchmark.analysis.report import make_report
+    from benchmark.config import RunConfig
     from benchmark.inputs import all_failed_line, check_sweep
-    from benchmark.report import make_report
-    from benchmark.runner import RunConfig
-    from benchmark.sweep import plan, run_local, write_sweep_summary
+    from benchmark.sweep.local import plan, run_local, write_sweep_summary
 
     got = check_sweep(args)  # every input checked here, before any worker starts
     base = RunConfig(
@@ -31,13 +31,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         oracle_options=got.oracle_options,
         budget_overrides=got.budget_overrides,
         sac=got.sac,
+        iql=got.iql,
         backend=args.backend,
         log_sinks=got.log_sinks,
     )
     configs = plan(got.tasks, got.methods, got.seeds, base)
     t0 = time.perf_counter()
     if args.executor == "ray":
-        from benchmark.ray_executor import run_ray
+        from benchmark.sweep.ray_executor import run_ray
 
         outcomes = run_ray(configs, address=args.ray_address)
     else:
@@ -64,8 +65,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.analysis.report import main
     from benchmark.inputs import check_existing_dir
-    from benchmark.report import main
 
     check_existing_dir(args.results_dir, "report:")
     try:
@@ -76,9 +77,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.dispatch import run_any
+    from benchmark.config import RunConfig
     from benchmark.inputs import load_run_config
-    from benchmark.runner import RunConfig
+    from benchmark.loops.dispatch import run_any
 
     root = run_any(load_run_config(args.config, RunConfig))
     print(root)
@@ -104,7 +105,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-DELEGATED = {"audit": "benchmark.audit", "leaderboard": "benchmark.leaderboard.cli"}
+DELEGATED = {"audit": "benchmark.analysis.audit", "leaderboard": "benchmark.leaderboard.cli"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="K=V",
         help="SACConfig fields, e.g. precision=bf16 (MetaWorld and robot tasks)",
+    )
+    sw.add_argument(
+        "--iql-opt",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="IQLConfig fields, e.g. expectile=0.8 (offline tasks: ALFRED)",
     )
     sw.set_defaults(fn=cmd_sweep)
 

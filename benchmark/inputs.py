@@ -46,15 +46,18 @@ class InputError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Range:
-    """Allowed values of a numeric option: lo < x (lo_open) or lo <= x, and x <= hi."""
+    """Allowed values of a numeric option: lo < x (lo_open) or lo <= x, and x <= hi (x < hi
+    with hi_open)."""
 
     lo: float
     hi: float = math.inf
     lo_open: bool = False
     says: str = ""
+    hi_open: bool = False
 
     def holds(self, x: float) -> bool:
-        return (x > self.lo if self.lo_open else x >= self.lo) and x <= self.hi
+        above = x > self.lo if self.lo_open else x >= self.lo
+        return above and (x < self.hi if self.hi_open else x <= self.hi)
 
 
 _POSITIVE = Range(0, lo_open=True, says="greater than 0")
@@ -84,6 +87,8 @@ RANGES: dict[str, Range] = {
             "k",
             "init_temperature",
             "timeout",
+            "max_weight",
+            "slot_hidden",
         ],
         _POSITIVE,
     ),
@@ -110,6 +115,7 @@ RANGES: dict[str, Range] = {
     ),
     **dict.fromkeys(["discount", "stop_accuracy", "label_smoothing", "alpha", "accuracy"], _UNIT),
     "tau": Range(0, 1, lo_open=True, says="in (0, 1]"),
+    "expectile": Range(0, 1, lo_open=True, hi_open=True, says="in (0, 1)"),
     "levels": Range(2, 5, says="between 2 and 5"),
     "bias": Range(-1, 1, says="in [-1, 1]"),
 }
@@ -430,6 +436,7 @@ class SweepInputs:
     oracle_options: dict[str, Any]
     budget_overrides: dict[str, Any]
     sac: dict[str, Any]
+    iql: dict[str, Any]
     log_sinks: list[str]
 
 
@@ -453,10 +460,12 @@ def check_sweep(args: Any) -> SweepInputs:
         oracle_options=parse_options(args.oracle_opt, "--oracle-opt"),
         budget_overrides=parse_options(args.budget_opt, "--budget-opt"),
         sac=parse_options(args.sac_opt, "--sac-opt"),
+        iql=parse_options(getattr(args, "iql_opt", []), "--iql-opt"),
         log_sinks=check_log_sinks([x.strip() for x in args.log.split(",") if x.strip()]),
     )
     check_budget(args.budget, got.budget_overrides)
     check_sac(got.sac)
+    check_iql(got.iql)
     for method in methods:
         check_method(method, got.method_options)
     check_oracle(args.oracle, got.oracle_options)
@@ -466,7 +475,7 @@ def check_sweep(args: Any) -> SweepInputs:
 
 
 def check_budget(name: str, overrides: dict[str, Any]) -> None:
-    from benchmark.budgets import Budget, get_budget
+    from benchmark.config import Budget, get_budget
 
     check_options(Budget, overrides, "--budget-opt")
     get_budget(name).with_overrides(**overrides)
@@ -474,13 +483,24 @@ def check_budget(name: str, overrides: dict[str, Any]) -> None:
 
 def check_sac(options: dict[str, Any]) -> None:
     """Types and ranges, then the agent itself on a 1-d toy problem (precision, sizes)."""
-    from benchmark.agents.sac import SAC, SACConfig
+    from benchmark.rl.sac import SAC, SACConfig
 
     check_options(SACConfig, options, "--sac-opt")
     try:
         SAC(1, 1, SACConfig(**options), 0)
     except (TypeError, ValueError) as err:
         raise InputError(f"--sac-opt: {first_line(err)}") from None
+
+
+def check_iql(options: dict[str, Any]) -> None:
+    """As `check_sac`, for the offline agent (ALFRED): fail here, not in a worker."""
+    from benchmark.rl.iql import IQL, IQLConfig
+
+    check_options(IQLConfig, options, "--iql-opt")
+    try:
+        IQL(2, 2, IQLConfig(**options), 0)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"--iql-opt: {first_line(err)}") from None
 
 
 def check_method(method: str, options: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 """Rerun the paper's ablations of ERL-VLM: loss, sampling and number of rating levels.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Each variant is `erl-vlm` with one switch changed; all share the same seeds, budget, task and
 oracle, and run through the normal sweep (so results, resumability and the report are the same
 as any other run). Variants that resolve to the same options on the chosen task (ERL-VLM itself
@@ -26,11 +28,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.analysis.report import load_runs  # noqa: E402
+from benchmark.analysis.stats import summarize  # noqa: E402
+from benchmark.config import RunConfig  # noqa: E402
 from benchmark.methods.rating import RatingConfig  # noqa: E402
-from benchmark.report import load_runs  # noqa: E402
-from benchmark.runner import RunConfig  # noqa: E402
-from benchmark.stats import summarize  # noqa: E402
-from benchmark.sweep import run_local  # noqa: E402
+from benchmark.sweep.local import run_local  # noqa: E402
 from envs import get_task  # noqa: E402
 from oracle_cache.summary import label_quality, rating_confusion  # noqa: E402
 

@@ -1,5 +1,8 @@
 """Oracle-cache benchmark: store `get` latency, bundle import + replay, and provider throughput.
 
+Needs the `gemini` and `openai` extras (both in `dev`, which `make install` installs) for the
+provider-throughput part.
+
     .venv/bin/python benchmarks/bench_cache.py [--entries 100000] [--replay 10000] [--quick]
 
 Prints one table. Targets (issue 3): get p50 <= 50 us on a 100k-entry store; replay of 10k

@@ -1,5 +1,7 @@
 """Peak memory of a checkpoint and a whole-buffer relabel at the `short` budget's buffer size.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Each variant runs in a fresh subprocess on a buffer filled like a `short` MetaWorld run's
 (50k steps, 64-px frames, 162-float snapshots), and reports that process's peak resident memory
 above the filled buffer. Compared side by side:
@@ -30,8 +32,8 @@ def _rss_mb() -> float:
 def _child(variant: str, steps: int) -> dict[str, float]:
     import torch
 
-    from benchmark.buffer import ReplayBuffer
-    from benchmark.runner import RELABEL_BLOCK
+    from benchmark.loops.online import RELABEL_BLOCK
+    from benchmark.rl.buffer import ReplayBuffer
 
     buf = ReplayBuffer(steps, 39, 4, (64, 64, 3), 162)
     rng = np.random.default_rng(0)

@@ -1,5 +1,7 @@
 """Rendering speed through the suite's MetaWorld wrapper vs MetaWorld's own renderer.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Prints frames/s at 64 and 224 px for our fast renderer (no shadows, reflections, skybox or
 multisampling; free task camera), MetaWorld's default `render()` at the same sizes, and the raw
 physics step rate, all measured in this one process so the ratios are meaningful.

@@ -1,5 +1,7 @@
 """Speed of the learned reward on this CPU: relabelling a buffer and one training epoch.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Relabelling = `reward()` over N 64-px frames (the runner relabels the whole buffer after every
 feedback session); training = one epoch of each learned method over a labelled set of the given
 size (ERL-VLM: MAE + stratified, batch 512; RbRL: CE + uniform, batch 512; RL-VLM-F: pairs,

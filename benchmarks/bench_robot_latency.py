@@ -1,5 +1,7 @@
 """Round-trip latency of a robot `step` (one 224-px frame) on loopback vs an in-process call.
 
+Needs no extra: the base install (`make install`) is enough.
+
 For each simulated robot, in this one process and run back to back so the ratios mean
 something on a noisy machine, it times:
 

@@ -1,5 +1,7 @@
 """Where a run's time and memory go: wall-time share per phase and peak resident memory.
 
+Needs no extra: the base install (`make install`) is enough.
+
 Runs one experiment in a child process (so its peak RSS is its own) and prints the phase table
 written by the runner (env stepping + rendering, agent updates, feedback sessions with oracle
 queries and reward training, relabelling, evaluation).
@@ -19,7 +21,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.runner import RunConfig
+from benchmark.config import RunConfig
 
 
 def main() -> None:

@@ -14,6 +14,9 @@ Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, 
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2 \
         --impls ours-fp32,ours-bf16,sb3
 
+Needs the `sb3` extra (`pip install -e '.[sb3]'`) for every mode that runs stable-baselines3
+(the default --impls, --update-only); without it the script says so and stops.
+
 Each finished (implementation, seed) is appended to `<out>/rows.jsonl`, so the runs can be split
 across processes with the same --out (say one seed each) and a rerun skips what is done;
 `--report-only` then prints the table and draws the curves from everything recorded.
@@ -22,6 +25,7 @@ across processes with the same --out (say one seed each) and a rerun skips what 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -29,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.budgets import get_budget
-from benchmark.runner import RunConfig, _episode_seed, evaluate, run
+from benchmark.config import RunConfig, get_budget
+from benchmark.loops.online import _episode_seed, evaluate, run
 from envs import get_task
 
 TASK = "metaworld/drawer-open"
@@ -47,15 +51,14 @@ class _SB3Policy:
 
 
 def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len: int, threads: int):
-    from gymnasium.wrappers import TimeLimit
     from stable_baselines3 import SAC as SB3SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(threads)
     task = get_task(TASK)
-    env = TimeLimit(task.make_env(seed), max_len)
+    env = task.make(seed, max_len)
     env.reset(seed=_episode_seed(seed, 0))
-    eval_env = task.make_env(seed + 1)
+    eval_env = task.make(seed + 1, max_len)
     model = SB3SAC(
         "MlpPolicy",
         env,
@@ -77,7 +80,7 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     class Eval(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % eval_every == 0:
-                sr, ret = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes, max_len)
+                sr, ret = evaluate(_SB3Policy(self.model), eval_env, seed, eval_episodes)
                 curve.append((self.num_timesteps, sr, ret))
             return True
 
@@ -85,7 +88,7 @@ def sb3_run(seed: int, steps: int, eval_every: int, eval_episodes: int, max_len:
     model.learn(steps, callback=Eval())
     wall = time.perf_counter() - t0
     if not curve or curve[-1][0] != steps:  # the callback has not just evaluated the end
-        sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes, max_len)
+        sr, ret = evaluate(_SB3Policy(model), eval_env, seed, eval_episodes)
         curve.append((steps, sr, ret))
     return wall, curve
 
@@ -130,7 +133,7 @@ def update_only(threads: int, rounds: int, block: int) -> None:
     """Updates/s of one gradient step, ours (fp32, bf16) vs SB3, interleaved block by block."""
     from stable_baselines3 import SAC as SB3SAC
 
-    from benchmark.agents.sac import SAC, SACConfig
+    from benchmark.rl.sac import SAC, SACConfig
 
     torch.set_num_threads(threads)
     env = get_task(TASK).make_env(0)
@@ -216,6 +219,12 @@ def main() -> None:
         help="no runs: table and plot from the runs already recorded in --out",
     )
     args = ap.parse_args()
+    needs_sb3 = args.update_only or "sb3" in args.impls.split(",")
+    if needs_sb3 and not args.report_only and importlib.util.find_spec("stable_baselines3") is None:
+        raise SystemExit(
+            "stable-baselines3 is not installed: `pip install -e '.[sb3]'` (the sb3 extra), "
+            "or leave it out with --impls ours-fp32,ours-bf16"
+        )
     if args.update_only:
         update_only(args.threads, args.rounds, args.block)
         return

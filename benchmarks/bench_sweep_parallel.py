@@ -1,5 +1,7 @@
 """Wall time of one sweep run sequentially (1 process) and in parallel (one process per core).
 
+Needs no extra: the base install (`make install`) is enough.
+
 The sweep is 2 tasks x 3 methods x 2 seeds with the scripted teacher; the ratio of the two wall
 times is what the local executor buys on this machine.
 
@@ -13,8 +15,8 @@ import os
 import tempfile
 import time
 
-from benchmark.runner import RunConfig
-from benchmark.sweep import plan, run_local
+from benchmark.config import RunConfig
+from benchmark.sweep.local import plan, run_local
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Audit the scripted teacher's profiles on the paper's MetaWorld tasks.
 
-Rolls out each task's expert and a random policy once (`benchmark.audit.rollout`), then rates
+Rolls out each task's expert and a random policy once (`benchmark.analysis.audit.rollout`), then rates
 the same states with every profile, so the profiles differ only in their error model. Per case
 (task, number of levels) it writes one figure: each profile's answers against the true level
 (with a column for unanswered queries) and its mean rating along expert and random
@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmark.audit import rollout  # noqa: E402
+from benchmark.analysis.audit import rollout  # noqa: E402
 from envs import get_task  # noqa: E402
 from oracle_cache.audit import AuditRecord, audit, summarise  # noqa: E402
 from oracle_cache.factory import make_provider  # noqa: E402

@@ -17,13 +17,39 @@ import numpy as np
 PRIVILEGED_INFO_KEYS: tuple[str, ...] = ("success", "gt_reward", "progress")
 
 
+class EnvCapabilities:
+    """Capabilities an env declares, with a simulator's defaults; loops read them, never probe.
+
+    Every env of the suite inherits this (before `gym.Env`); a robot overrides what differs.
+    """
+
+    #: `info` carries the simulator's privileged state (success, progress, dense reward), which
+    #: the scripted teacher rates from; False on a real robot
+    has_privileged_state: bool = True
+    #: the physical hardware the env drives; two envs with the same value share one machine, so
+    #: an evaluation must not reset it mid-episode (None: a simulator, nothing shared)
+    shared_hardware: str | None = None
+    #: how the observation vector splits into a global block and slot sets (IQL's SlotNet reads
+    #: it; envs.alfred.observation.STRUCTURE), or None for a flat vector
+    obs_structure: dict[str, Any] | None = None
+
+    def end_of_run(self, snapshots: np.ndarray) -> None:  # noqa: B027 - a hook; default: no-op
+        """Called once after a run's last step, with the snapshots the run stored, before close."""
+
+
 @runtime_checkable
 class FrameEnv(Protocol):
-    """What the suite needs from an env beyond gymnasium's API.
+    """What the suite needs from an env beyond gymnasium's API (plus `EnvCapabilities`).
 
     Frames are rendered on demand: the policy runs on state, the reward model on small frames,
     and the oracle on large frames re-rendered from a stored snapshot only for queried states.
     """
+
+    has_privileged_state: bool
+    shared_hardware: str | None
+    obs_structure: dict[str, Any] | None
+
+    def end_of_run(self, snapshots: np.ndarray) -> None: ...
 
     def render_frame(self, size: int) -> np.ndarray:
         """Current state as an RGB uint8 array of shape (size, size, 3)."""
@@ -71,6 +97,15 @@ class TaskSpec:
     #: which backend implements the task (e.g. "mujoco", "twin", "thor", "zmq")
     backend: str = ""
     description: str = ""
+
+    def make(self, seed: int, max_episode_steps: int | None = None) -> gym.Env:
+        """`make_env(seed)` under gymnasium's `TimeLimit`: the one place a run caps its episodes.
+
+        The cap is `max_episode_steps` (a budget's) where it is shorter than the task's own.
+        The env's own methods (`render_frame`, `snapshot`, capabilities) are on `.unwrapped`.
+        """
+        cap = min(self.max_episode_steps, max_episode_steps or self.max_episode_steps)
+        return gym.wrappers.TimeLimit(self.make_env(seed), max_episode_steps=cap)
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description recorded in every run's resolved config."""

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import numpy as np
 
 from oracle_cache.entry import (  # noqa: F401  (ENTRY_FIELDS, decode_entry: re-exported)
@@ -47,7 +48,7 @@ from oracle_cache.store import (  # noqa: F401  (re-exported: the cache's public
     save_frame_png,
     unreadable,
 )
-from oracle_cache.types import CacheMiss, Preference, PreferQuery, RateQuery, Rating
+from oracle_cache.types import CacheMiss, Preference, PreferQuery, Provider, RateQuery, Rating
 
 MODES = ("record", "replay", "live")
 #: queries per frame-hashing task when a sequential batch hashes its frames ahead (`_batch`)
@@ -70,11 +71,11 @@ def hash_workers() -> int:
 
 
 class CachedOracle:
-    """Wraps a provider (anything with identity/prompt/rate/prefer) with the cache."""
+    """Wraps a provider (`types.Provider`: identity, prompt, rate, prefer) with the cache."""
 
     def __init__(
         self,
-        provider: Any,
+        provider: Provider,
         mode: str = "record",
         cache_dir: str | Path | None = None,
         max_in_flight: int = 1,
@@ -93,6 +94,7 @@ class CachedOracle:
         self.name = getattr(provider, "name", "oracle")
         self._identity = provider.identity()
         self._lock = threading.Lock()
+        self._readers = threading.local()
         self._inflight: dict[str, Future] = {}
         self.counters = {"hits": 0, "misses": 0, "provider_calls": 0, "corrupt": 0, "errors": 0}
         self.est_cost = 0.0
@@ -106,10 +108,7 @@ class CachedOracle:
         groups: Sequence[Sequence[np.ndarray]],
         digests: list[list[str]] | None = None,
     ) -> dict[str, Any]:
-        try:
-            text = self.provider.prompt(kind, instruction, levels, n_frames=len(groups[0]))
-        except TypeError:  # providers written before prompts knew the number of frames
-            text = self.provider.prompt(kind, instruction, levels)
+        text = self.provider.prompt(kind, instruction, levels, n_frames=len(groups[0]))
         return key_document(
             self._identity,
             kind,
@@ -137,8 +136,9 @@ class CachedOracle:
         `diskcache` has no multi-get; one `get` per key costs ~10 us of Python per query, as
         much as the rest of a replayed rating. This reads the same columns `Cache.get` reads
         (string keys are stored raw; no expiry or eviction is ever set on a rating store) and
-        decodes them with the store's own `Disk`. If the store is not the diskcache it was
-        written for, it falls back to one `get` per key.
+        decodes them with the store's own `Disk`, through a read-only connection of its own
+        (diskcache's query method is private). If the store is not the diskcache it was written
+        for, it falls back to one `get` per key.
         """
         if self.store is None or not keys:
             return {}
@@ -147,12 +147,20 @@ class CachedOracle:
             f"({','.join('?' * len(keys))}) AND (expire_time IS NULL OR expire_time > ?)"
         )
         try:
-            rows = self.store._sql(select, (*keys, time.time())).fetchall()
-            disk = self.store._disk
+            rows = self._reader().execute(select, (*keys, time.time())).fetchall()
+            disk = self.store.disk
             return {k: disk.fetch(mode, name, value, False) for k, mode, name, value in rows}
         except (AttributeError, TypeError, OSError, sqlite3.Error):
             found = {k: read_value(self.store, k) for k in keys}
             return {k: v for k, v in found.items() if v is not None}
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection to the store's database (opened once)."""
+        con = getattr(self._readers, "con", None)
+        if con is None:
+            db = Path(self.store.directory) / diskcache.core.DBNAME
+            con = self._readers.con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        return con
 
     def _lookup(
         self, key: str, doc: Mapping[str, Any], raw: Any = _UNREAD
@@ -423,6 +431,10 @@ class CachedOracle:
         return out
 
     def close(self) -> None:
+        reader = getattr(self._readers, "con", None)
+        if reader is not None:
+            reader.close()
+            self._readers.con = None
         if self.store is not None:
             self.store.close()
 

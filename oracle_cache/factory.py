@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from oracle_cache.cache import CachedOracle
+from oracle_cache.replay import ReplayOnlyProvider
+from oracle_cache.types import Provider
 
 PROVIDERS = ("scripted", "gemini", "openai")
 
@@ -41,7 +43,7 @@ def _accepted(cls: type) -> list[str]:
     return sorted(set(names))
 
 
-def make_provider(provider: str, options: dict[str, Any] | None = None) -> Any:
+def make_provider(provider: str, options: dict[str, Any] | None = None) -> Provider:
     cls = _provider_class(provider)
     options = dict(options or {})
     unknown = sorted(set(options) - set(_accepted(cls)))
@@ -68,11 +70,8 @@ def build_oracle(
     options = dict(options or {})
     max_in_flight = int(options.pop("max_in_flight", 1 if provider == "scripted" else 8))
     keep_frames = bool(options.pop("keep_frames", False))
+    prov: Provider = make_provider(provider, options)
     if mode == "replay":
         # replay never calls a provider, so it must not need one (no SDK, no API key)
-        from oracle_cache.replay import ReplayOnlyProvider
-
-        prov: Any = ReplayOnlyProvider(provider, options)
-    else:
-        prov = make_provider(provider, options)
+        prov = ReplayOnlyProvider(prov)
     return CachedOracle(prov, mode, cache_dir, max_in_flight=max_in_flight, keep_frames=keep_frames)

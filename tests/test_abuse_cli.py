@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import benchmark.sweep as sweep_mod
+import benchmark.sweep.local as sweep_mod
 from benchmark.cli import main as cli_main
-from benchmark.sweep import RunOutcome
+from benchmark.sweep.local import RunOutcome
 from tests.test_sweep import SWEEP_BUDGET
 
 SECRET = "SECRET123"
@@ -127,7 +127,7 @@ def _without_dac_override() -> list[str]:
 
 
 TRIPWIRE = (
-    "import sys, benchmark.sweep as s\n"
+    "import sys, benchmark.sweep.local as s\n"
     "def tripwire(*a, **k): raise SystemExit('a worker was started')\n"
     "s.run_local = tripwire\n"
     "from benchmark.cli import main\n"
@@ -241,15 +241,15 @@ def test_a_key_from_the_command_line_reaches_the_provider_and_no_file(tmp_path, 
 
 def test_a_budget_override_is_checked_wherever_it_is_applied():
     """`run --config` and the leaderboard build budgets without the sweep's CLI: same checks."""
-    from benchmark.budgets import get_budget
+    from benchmark.config import get_budget
 
     with pytest.raises(ValueError, match="eval_episodes=0: must be greater than 0"):
         get_budget("smoke").with_overrides(eval_episodes=0)
 
 
 def test_run_config_read_back_leaves_a_redacted_key_to_the_environment(tmp_path):
+    from benchmark.config import RunConfig
     from benchmark.inputs import REDACTED, load_run_config
-    from benchmark.runner import RunConfig
 
     path = tmp_path / "cfg.json"
     opts = {"api_keys": REDACTED, "base_url": "http://127.0.0.1:9/v1"}

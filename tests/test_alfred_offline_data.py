@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.offline_data import (
+from benchmark.loops.offline_data import (
     PRIVILEGED_COLUMNS,
     SOURCES,
     DatasetView,

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.agents.iql import IQLConfig
-from benchmark.budgets import get_budget
+from benchmark.config import RunConfig, get_budget, resolve_task
+from benchmark.loops.harness import METRIC_FIELDS, Parts
+from benchmark.loops.offline import run_offline
 from benchmark.methods.base import MethodConfig, RewardMethod
-from benchmark.offline import OfflineParts, resolve_task, run_offline
-from benchmark.runner import METRIC_FIELDS, RunConfig
+from benchmark.rl.iql import IQLConfig
 from envs import get_task
 from oracle_cache.types import Rating
 
@@ -118,11 +118,11 @@ BUDGET = {
 }
 
 
-def _parts(method_cls, batch: int = 128, **budget: int) -> OfflineParts:
+def _parts(method_cls, batch: int = 128, **budget: int) -> Parts:
     task = get_task("alfred/pick-and-place")
     b = get_budget("smoke").with_overrides(**{**BUDGET, **budget})
     method = method_cls(task, method_cls.Config(), 0)
-    return OfflineParts(task, b, method, ProgressOracle(), IQLConfig(lr=1e-3, batch_size=batch))
+    return Parts(task, b, method, ProgressOracle(), IQLConfig(lr=1e-3, batch_size=batch))
 
 
 def _cfg(tmp_path, method: str, out: str = "results") -> RunConfig:

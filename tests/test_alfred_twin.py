@@ -257,7 +257,7 @@ def test_expert_clears_its_hands_when_only_containers_are_free() -> None:
     """Regression: a noisy-expert episode of pick-clean-then-place (dataset seed 2) held a wrong
     object at the coffee machine (the goal) with the sink (the appliance) as the only other open
     surface; the planner looked only at open surfaces and raised PlanningError."""
-    from benchmark.offline_data import build_dataset
+    from benchmark.loops.offline_data import build_dataset
 
     task = get_task("alfred/pick-clean-then-place")
     data = build_dataset(task, 400, seed=2, max_episode_steps=task.max_episode_steps)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from benchmark.audit import audit, main
+from benchmark.analysis.audit import audit, main
 
 
 def test_audit_rates_expert_and_random_states(tmp_path):
     records = audit("metaworld/drawer-open", cache_dir=str(tmp_path / "c"), episodes=1, every=100)
     assert {r.kind for r in records} == {"expert", "random"}
-    assert all(0 <= r.level < 3 for r in records)
+    assert all(0 <= r.rating < 3 for r in records)
     assert any(r.success for r in records if r.kind == "expert")
 
 
@@ -29,6 +29,8 @@ def test_audit_cli_writes_named_outputs(tmp_path, capsys):
         ]
     )
     assert code == 0
-    gallery = (out / "metaworld__drawer-open_gallery.html").read_text()
+    report = out / "metaworld__drawer-open"
+    gallery = (report / "gallery.html").read_text()
     assert "scripted teacher (not a VLM)" in gallery and "data:image/png;base64" in gallery
-    assert (out / "metaworld__drawer-open_confusion.png").stat().st_size > 1000
+    assert (report / "confusion.png").stat().st_size > 1000
+    assert (report / "records.jsonl").exists()  # `python -m oracle_cache audit` can redo it

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from benchmark.analysis.report import make_report
 from benchmark.leaderboard.protocol import get_protocol
-from benchmark.report import make_report
 from tests.browser import images_loaded, open_page, require_browser, screenshot
 from tests.test_browser_leaderboard import _keep
 from tests.test_leaderboard import write_fake_run

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from benchmark.buffer import ReplayBuffer
+from benchmark.rl.buffer import ReplayBuffer
 
 
 def _filled(episodes: int = 3, length: int = 10) -> ReplayBuffer:

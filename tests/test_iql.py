@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.agents.iql import IQL, IQLConfig, SlotNet, expectile_loss
-from benchmark.offline_data import build_dataset, episode_seeds
+from benchmark.loops.offline_data import build_dataset, episode_seeds
+from benchmark.rl.iql import IQL, IQLConfig, SlotNet, expectile_loss
 from envs import get_task
 from envs.alfred.observation import OBS_DIM, STRUCTURE
 

@@ -450,12 +450,12 @@ def test_wired_into_the_benchmark_cli(capsys):
 def test_protocol_runs_are_pinned_to_the_protocol_threads(
     monkeypatch, tmp_path, cores, runs, threads, jobs, want, warns
 ):
-    import benchmark.sweep
+    import benchmark.sweep.local
+    from benchmark.config import RunConfig
     from benchmark.leaderboard import submit as submit_mod
-    from benchmark.runner import RunConfig
 
     calls = []
-    monkeypatch.setattr(benchmark.sweep, "run_local", lambda c, jobs=None: calls.append(jobs))
+    monkeypatch.setattr(benchmark.sweep.local, "run_local", lambda c, jobs=None: calls.append(jobs))
     monkeypatch.setattr(submit_mod.os, "cpu_count", lambda: cores)
     configs = [RunConfig(task="t", method="m", seed=s, out_dir=str(tmp_path)) for s in range(runs)]
     if warns:

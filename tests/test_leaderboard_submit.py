@@ -15,7 +15,7 @@ from benchmark.leaderboard.rerun import rerun_check
 from benchmark.leaderboard.submit import Identity, SubmitError, submit
 from benchmark.leaderboard.validate import validate_files
 
-#: the complete minimal method from the plug-in docs (README), submitted as a user would
+#: the complete minimal method from the plug-in docs (docs/methods.md), submitted as a user would
 EXAMPLE = "examples.my_method:RatingRegression"
 
 

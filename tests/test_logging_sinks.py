@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import types
 
-from benchmark.logging_sinks import MetricSinks
+from benchmark.loops.sinks import MetricSinks
 
 
 def test_tensorboard_scalars_are_written(tmp_path):

@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from benchmark.loops.offline import relabel
+from benchmark.loops.offline_data import OfflineDataset
 from benchmark.methods.base import RewardMethod
-from benchmark.offline import relabel
-from benchmark.offline_data import OfflineDataset
 
 
 def _dataset(lengths: list[int], successes: list[bool]) -> OfflineDataset:

@@ -1,4 +1,4 @@
-"""The README's plug-in example, loaded by reference like a submission: against the fake buffer
+"""The plug-in example of docs/methods.md (examples/my_method.py), loaded by reference like a submission: against the fake buffer
 and oracle of the method tests, then through the real runner."""
 
 from __future__ import annotations
@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchmark.config import RunConfig
+from benchmark.loops.online import run
 from benchmark.methods.registry import get_method
-from benchmark.runner import RunConfig, run
 from tests.test_methods import FakeBuffer, FakeFeedback, make_task, rank_corr
 from tests.test_record_replay import TINY_BUDGET, TINY_SAC
 

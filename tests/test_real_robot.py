@@ -426,7 +426,8 @@ def test_robots_file_registers_a_real_task_and_unknown_ones_fail(served, tmp_pat
 
 def test_a_short_training_run_goes_through_the_network(tmp_path, monkeypatch):
     """client -> ZeroMQ -> server subprocess -> MetaWorld -> frames -> oracle -> reward model."""
-    from benchmark.runner import RunConfig, run
+    from benchmark.config import RunConfig
+    from benchmark.loops.online import run
     from tests.test_record_replay import TINY_BUDGET, TINY_SAC
 
     kept: list[int] = []
@@ -496,7 +497,8 @@ def _sim_servers() -> list[int]:
 
 
 def test_the_scripted_teacher_is_refused_on_a_real_robot(served, tmp_path, monkeypatch):
-    from benchmark.runner import RunConfig, run
+    from benchmark.config import RunConfig
+    from benchmark.loops.online import run
 
     class Real(PointMassAdapter):
         def capabilities(self):
@@ -574,7 +576,8 @@ def test_train_and_eval_envs_share_one_robot_and_one_button(served, tmp_path, mo
 def test_on_one_robot_evaluations_wait_for_the_training_episode_to_end(
     served, tmp_path, monkeypatch
 ):
-    from benchmark.runner import RunConfig, run
+    from benchmark.config import RunConfig
+    from benchmark.loops.online import run
     from tests.test_record_replay import TINY_BUDGET, TINY_SAC
 
     s = served(PointMassAdapter(frame_size=64))

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.runner import RunConfig, run
+from benchmark.config import RunConfig
+from benchmark.loops.online import run
 from oracle_cache import CacheMiss
 
 TINY_BUDGET = {

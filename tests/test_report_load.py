@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.report import load_runs
+from benchmark.analysis.report import load_runs
 
 
 def _run(root, seed, success, alignment, done=True):

@@ -13,8 +13,9 @@ from dataclasses import asdict, replace
 import pandas as pd
 import pytest
 
+from benchmark.config import RunConfig
+from benchmark.loops.online import run
 from benchmark.results import RunPaths
-from benchmark.runner import RunConfig, run
 from tests.test_record_replay import LEARNING_COLUMNS, TINY_BUDGET, TINY_SAC
 
 BUDGET = {**TINY_BUDGET, "total_steps": 540, "eval_every": 90}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.reward_model import (
+from benchmark.methods.reward_model import (
     FrameRewardEnsemble,
     ce_loss,
     class_weights,
@@ -90,7 +90,7 @@ def test_stratified_batches_keep_each_class_share():
 
 
 def test_uniform_batches_do_not_keep_shares_for_rare_classes():
-    from benchmark.reward_model import uniform_batches
+    from benchmark.methods.reward_model import uniform_batches
 
     rng = np.random.default_rng(0)
     labels = np.array([0] * 950 + [1] * 50)

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import torch
 
-from benchmark.agents.sac import SAC, EnsembleLinear, SACConfig
+from benchmark.rl.sac import SAC, EnsembleLinear, SACConfig
 
 
 def test_ensemble_linear_equals_independent_layers():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmark.stats import (
+from benchmark.analysis.stats import (
+    interval_estimates,
     iqm,
     probability_of_improvement,
     progress_levels,
@@ -81,3 +82,36 @@ def test_progress_levels_are_the_scripted_teachers():
     for levels in (2, 3, 5):
         want = [true_level(p, s, levels) for p, s in zip(progress, success, strict=True)]
         assert progress_levels(progress, success, levels).tolist() == want
+
+
+def test_interval_estimates_are_the_iqm_and_its_stratified_bootstrap_ci():
+    scores = np.random.default_rng(3).random((5, 3))
+    point, lo, hi = interval_estimates(scores)
+    assert point == iqm(scores)
+    assert (lo, hi) == stratified_bootstrap_ci(scores, statistic=iqm)
+    assert lo <= point <= hi
+    one_seed = interval_estimates(scores[:1], np.mean)
+    assert one_seed[0] == scores[0].mean() and np.isnan(one_seed[1]) and np.isnan(one_seed[2])
+
+
+def test_report_and_leaderboard_aggregate_through_the_same_estimate():
+    import pandas as pd
+
+    from benchmark.analysis.report import aggregate_table
+    from benchmark.leaderboard.summary import compute_summary
+
+    scores = np.random.default_rng(4).random((4, 2))
+    runs = pd.DataFrame(
+        [
+            {"method": "m", "seed": s, "task": t, "final_success": scores[s, j]}
+            for s in range(4)
+            for j, t in enumerate(["a", "b"])
+        ]
+    )
+    row = aggregate_table(runs).iloc[0]
+    board = compute_summary(scores, ["a", "b"])
+    assert (row["iqm"], row["iqm_ci95_low"], row["iqm_ci95_high"]) == (
+        board["iqm"],
+        board["iqm_ci_low"],
+        board["iqm_ci_high"],
+    )

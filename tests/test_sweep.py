@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from benchmark.cli import main as cli_main
-from benchmark.runner import RunConfig
-from benchmark.sweep import plan, run_local
+from benchmark.config import RunConfig
+from benchmark.sweep.local import plan, run_local
 from tests.test_record_replay import TINY_BUDGET, TINY_SAC
 
 SWEEP_BUDGET = {
@@ -81,7 +81,7 @@ def test_cli_rejects_bad_sac_options_before_running(tmp_path, capsys, opt, says)
 @pytest.mark.slow
 def test_ray_executor_runs_a_small_sweep(tmp_path):
     ray = pytest.importorskip("ray")
-    from benchmark.ray_executor import run_ray
+    from benchmark.sweep.ray_executor import run_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

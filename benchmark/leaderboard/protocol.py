@@ -54,7 +54,7 @@ class Protocol(BaseModel):
 
     def resolved_budget(self) -> dict[str, Any]:
         """The budget every run must report (notes excluded: they are prose, not settings)."""
-        from benchmark.budgets import get_budget
+        from benchmark.config import get_budget
 
         budget = get_budget(self.budget).with_overrides(**self.budget_overrides).to_dict()
         budget.pop("notes", None)

@@ -53,7 +53,7 @@ def _run_pinned(configs: list, jobs: int | None, threads: int) -> list:
     processes for which run_local's split (cores // processes) gives `threads`, and warns
     when no such number exists on this machine.
     """
-    from benchmark.sweep import run_local
+    from benchmark.sweep.local import run_local
 
     if "threads" in inspect.signature(run_local).parameters:
         return run_local(configs, jobs=jobs, threads=threads)
@@ -87,8 +87,8 @@ def run_protocol(
     threads: int | None = None,
 ) -> tuple[Path, Path]:
     """Run every (task, method, seed) of the protocol; returns (results_dir, cache_dir)."""
-    from benchmark.runner import RunConfig
-    from benchmark.sweep import plan
+    from benchmark.config import RunConfig
+    from benchmark.sweep.local import plan
 
     results, cache = work_dir / "results", work_dir / "cache"
     base = RunConfig(

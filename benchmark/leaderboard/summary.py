@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.stats import iqm, stratified_bootstrap_ci, summarize
+from benchmark.analysis.stats import interval_estimates, iqm, summarize
 
 
 def _field(run: Any, key: str) -> Any:
@@ -35,10 +35,9 @@ def compute_summary(scores: np.ndarray, tasks: Sequence[str]) -> dict[str, Any]:
     for j, task in enumerate(tasks):
         s = summarize(scores[:, j])
         per_task.append({"task": task, **s})
-    value = iqm(scores)
-    lo, hi = (
-        stratified_bootstrap_ci(scores, statistic=iqm) if scores.shape[0] > 1 else (value, value)
-    )
+    value, lo, hi = interval_estimates(scores, iqm)
+    if scores.shape[0] < 2:  # one seed: a zero-width interval, as boards have always shown
+        lo = hi = value
     return {
         "iqm": value,
         "iqm_ci_low": lo,

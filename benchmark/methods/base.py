@@ -3,8 +3,8 @@
 A method turns oracle feedback into a reward function. It never sees privileged data: it picks
 *which* buffer indices to ask about, and the runner's `Feedback` renders the oracle-resolution
 frames from stored snapshots, attaches the privileged context for the scripted teacher, and
-counts the queries. A new method is one subclass plus one `register_method` line (or an entry
-point in the `vlmbench.methods` group).
+counts the queries. A new method is one subclass, named as "package.module:Class", or given a
+name by one line in `registry.BUILTIN` (or an entry point in the `vlmbench.methods` group).
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ import torch
 from PIL import Image
 
 from benchmark.methods.base import MethodConfig, RewardMethod
-from benchmark.methods.registry import register_method
 from envs.spec import TaskSpec
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
@@ -87,7 +86,6 @@ def load_clip(path: str) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
-@register_method
 class ClipScore(RewardMethod):
     """CLIP score (with the optional VLM-RM baseline projection): zero-shot, no oracle queries."""
 

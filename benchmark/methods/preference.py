@@ -16,24 +16,15 @@ methods on the same footing. `reward_scale="raw"` restores the reference's outpu
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
-from benchmark.methods.registry import register_method
-from benchmark.reward_model import (
-    RewardEnsemble,
-    bradley_terry_loss,
-    build_ensemble,
-    minmax_scale,
-    predict,
-    segment_returns,
-    uniform_batches,
-)
+from benchmark.methods.base import BufferView, Feedback, MethodConfig
+from benchmark.methods.learned import LearnedReward
+from benchmark.methods.reward_model import bradley_terry_loss, segment_returns, uniform_batches
 from envs.spec import TaskSpec
 from oracle_cache.types import NO_PREFERENCE
 
@@ -57,51 +48,23 @@ class PreferenceConfig(MethodConfig):
     reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
-@register_method
-class RLVLMF(RewardMethod):
+class RLVLMF(LearnedReward):
     """RL-VLM-F (Wang et al., ICML 2024): VLM preferences, Bradley-Terry reward model."""
 
     name = "rl-vlm-f"
     Config = PreferenceConfig
     query_kind = "prefer"
+    rng_stream = 11
 
     def __init__(self, task: TaskSpec, config: PreferenceConfig, seed: int) -> None:
         super().__init__(task, config, seed)
-        if config.inputs not in ("frames", "state"):
-            raise ValueError(f"inputs must be frames or state; got {config.inputs!r}")
-        if config.reward_scale not in ("minmax", "raw"):
-            raise ValueError(f"reward_scale must be minmax or raw; got {config.reward_scale!r}")
-        self.segment_length = (
-            task.segment_length if config.segment_length is None else config.segment_length
-        )
-        self.rng = np.random.default_rng([seed, 11])
-        self.model: RewardEnsemble | None = None
-        self.opt: torch.optim.Optimizer | None = None
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # copies of both segments' inputs
         self.labels: list[int] = []
         self.asked = 0
-        self.scale = (0.0, 1.0)  # (lo, hi - lo) of the labelled states' rewards
-
-    @property
-    def needs_frames(self) -> bool:  # type: ignore[override]
-        return self.config.inputs == "frames"
 
     @property
     def is_ready(self) -> bool:
         return self.model is not None
-
-    def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
-        if self.model is None:
-            raise RuntimeError(f"{self.name} has no reward model before its first session")
-        r = predict(self.model, frames if self.config.inputs == "frames" else observations)
-        if self.config.reward_scale == "raw":
-            return r
-        lo, span = self.scale
-        return (r - lo) / span
-
-    def _inputs(self, buffer: BufferView, idx: np.ndarray) -> np.ndarray:
-        data = buffer.frames(idx) if self.needs_frames else buffer.observations(idx)
-        return np.array(data, copy=True)
 
     def query_and_update(
         self, buffer: BufferView, feedback: Feedback, num_queries: int
@@ -114,7 +77,7 @@ class RLVLMF(RewardMethod):
         for seg_a, seg_b, answer in zip(a, b, answers, strict=True):
             if answer.label == NO_PREFERENCE:
                 continue  # RL-VLM-F drops "no preference" answers
-            self.pairs.append((self._inputs(buffer, seg_a), self._inputs(buffer, seg_b)))
+            self.pairs.append((self.inputs_of(buffer, seg_a), self.inputs_of(buffer, seg_b)))
             self.labels.append(int(answer.label))
         stats = {
             "labels": float(len(self.labels)),
@@ -124,19 +87,10 @@ class RLVLMF(RewardMethod):
         if not self.pairs:
             return {"loss": float("nan"), **stats}
         if self.model is None:
-            self._build()
+            self.build(self.pairs[0][0][0])
         loss, acc, epochs = self.train(self.config.reward_epochs)
-        self.scale = minmax_scale(self.model, [seg for pair in self.pairs for seg in pair])
+        self.rescale([seg for pair in self.pairs for seg in pair])
         return {"loss": loss, "reward_acc": acc, "epochs": float(epochs), **stats}
-
-    def _build(self) -> None:
-        # initialised from the run's seed alone, without touching the global torch RNG
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.model = build_ensemble(
-                self.pairs[0][0][0], self.config.inputs, self.config.ensemble
-            )
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
 
     def train(self, epochs: int) -> tuple[float, float, int]:
         """Up to `epochs` passes over the pairs; returns (loss, accuracy, epochs run)."""
@@ -171,21 +125,13 @@ class RLVLMF(RewardMethod):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": None if self.model is None else copy.deepcopy(self.model.state_dict()),
-            "opt": None if self.opt is None else copy.deepcopy(self.opt.state_dict()),
+            **self.learned_state(),
             "pairs": list(self.pairs),
             "labels": list(self.labels),
             "asked": self.asked,
-            "scale": self.scale,
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pairs, self.labels = list(state["pairs"]), list(state["labels"])
         self.asked = int(state["asked"])
-        self.scale = tuple(state.get("scale", (0.0, 1.0)))
-        self.rng.bit_generator.state = state["rng"]
-        if state["model"] is not None:
-            self._build()
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["opt"])
+        self.load_learned_state(state, self.pairs[0][0][0] if self.pairs else None)

@@ -22,23 +22,18 @@ which RbRL places its class bins. `reward_scale="raw"` restores the reference's 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from benchmark.methods.base import BufferView, Feedback, MethodConfig, RewardMethod
-from benchmark.methods.registry import register_method
-from benchmark.reward_model import (
-    RewardEnsemble,
-    build_ensemble,
+from benchmark.methods.base import BufferView, Feedback, MethodConfig
+from benchmark.methods.learned import LearnedReward, check_choice
+from benchmark.methods.reward_model import (
     ce_loss,
     class_weights,
     mae_loss,
-    minmax_scale,
-    predict,
     rbrl_logits,
     segment_returns,
     stratified_batches,
@@ -80,52 +75,30 @@ class RatingConfig(MethodConfig):
     reward_scale: Literal["minmax", "raw"] = "minmax"
 
 
-@register_method
-class ERLVLM(RewardMethod):
+class ERLVLM(LearnedReward):
     """ERL-VLM (Luu et al., ICML 2025): ratings, RbRL boundaries, MAE, class weights, stratified."""
 
     name = "erl-vlm"
     Config = RatingConfig
     query_kind = "rate"
+    rng_stream = 7
 
     def __init__(self, task: TaskSpec, config: RatingConfig, seed: int) -> None:
+        check_choice("loss", config.loss, ("mae", "ce", "label_smoothing"))
+        check_choice("sampling", config.sampling, ("stratified", "uniform"))
+        check_choice("weight_scheme", config.weight_scheme, ("complement", "inverse"))
         super().__init__(task, config, seed)
-        _check_choice("loss", config.loss, ("mae", "ce", "label_smoothing"))
-        _check_choice("sampling", config.sampling, ("stratified", "uniform"))
-        _check_choice("weight_scheme", config.weight_scheme, ("complement", "inverse"))
-        _check_choice("inputs", config.inputs, ("frames", "state"))
-        _check_choice("reward_scale", config.reward_scale, ("minmax", "raw"))
         if config.levels is not None and not 2 <= config.levels <= 5:
             raise ValueError(f"levels must be between 2 and 5, got {config.levels}")
         self.levels = config.levels or task.levels
-        self.segment_length = (
-            task.segment_length if config.segment_length is None else config.segment_length
-        )
-        self.rng = np.random.default_rng([seed, 7])
-        self.model: RewardEnsemble | None = None
-        self.opt: torch.optim.Optimizer | None = None
         self.segments: list[np.ndarray] = []  # inputs of each rated segment [len, ...]
         self.indices: list[np.ndarray] = []  # their buffer indices at the time of asking
         self.labels: list[int] = []
         self.sessions = 0
-        self.scale = (0.0, 1.0)  # (lo, hi - lo) of the labelled states' rewards
-
-    @property
-    def needs_frames(self) -> bool:  # type: ignore[override]
-        return self.config.inputs == "frames"
 
     @property
     def is_ready(self) -> bool:
         return self.model is not None and self.sessions > 0
-
-    def reward(self, frames: np.ndarray, observations: np.ndarray) -> np.ndarray:
-        if self.model is None:
-            raise RuntimeError(f"{self.name} has no reward model before its first session")
-        r = predict(self.model, frames if self.config.inputs == "frames" else observations)
-        if self.config.reward_scale == "raw":
-            return r
-        lo, span = self.scale
-        return (r - lo) / span
 
     # --- one feedback session -----------------------------------------------------------------
     def query_and_update(
@@ -144,17 +117,16 @@ class ERLVLM(RewardMethod):
             level = int(rating.level)
             if not 0 <= level < self.levels:
                 raise ValueError(f"rating {level} outside 0..{self.levels - 1}")
-            inputs = buffer.frames(seg) if self.needs_frames else buffer.observations(seg)
-            self.segments.append(np.array(inputs, copy=True))
+            self.segments.append(self.inputs_of(buffer, seg))
             self.indices.append(np.asarray(seg).copy())
             self.labels.append(level)
         if not self.labels:
             return {"loss": float("nan"), "labels": 0.0, "asked": float(len(ratings))}
         if self.model is None:
-            self._build()
+            self.build(self.segments[0][0])
         self.sessions += 1
         loss, acc, epochs = self.train(self.config.reward_epochs)
-        self.scale = minmax_scale(self.model, self.segments)
+        self.rescale(self.segments)
         counts = np.bincount(self.labels, minlength=self.levels)
         return {
             "loss": loss,
@@ -164,15 +136,6 @@ class ERLVLM(RewardMethod):
             "asked": float(len(ratings)),
             **{f"class_{i}": float(c) for i, c in enumerate(counts)},
         }
-
-    def _build(self) -> None:
-        # initialised from the run's seed alone, without touching the global torch RNG
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.model = build_ensemble(
-                self.segments[0][0], self.config.inputs, self.config.ensemble
-            )
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
 
     def _epoch_batches(self, labels: np.ndarray) -> list[np.ndarray]:
         if self.config.sampling == "stratified":
@@ -225,15 +188,12 @@ class ERLVLM(RewardMethod):
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": None if self.model is None else copy.deepcopy(self.model.state_dict()),
-            "opt": None if self.opt is None else copy.deepcopy(self.opt.state_dict()),
+            **self.learned_state(),
             "segments": list(self.segments),
             "indices": list(self.indices),
             "labels": list(self.labels),
             "levels": self.levels,
             "sessions": self.sessions,
-            "scale": self.scale,
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -241,12 +201,8 @@ class ERLVLM(RewardMethod):
         self.indices = list(state.get("indices", []))
         self.levels = int(state.get("levels", self.levels))
         self.sessions = int(state["sessions"])
-        self.scale = tuple(state.get("scale", (0.0, 1.0)))
-        self.rng.bit_generator.state = state["rng"]
-        if state["model"] is not None:
-            self._build()
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["opt"])
+        example = self.segments[0][0] if self.segments else None
+        self.load_learned_state(state, example)
 
 
 @dataclass
@@ -258,14 +214,8 @@ class RbRLConfig(RatingConfig):
     class_weights: bool = False
 
 
-@register_method
 class RbRL(ERLVLM):
     """RbRL (White et al., AAAI 2024): ratings with cross-entropy and uniform batches."""
 
     name = "rbrl"
     Config = RbRLConfig
-
-
-def _check_choice(option: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.methods.base import RewardMethod
-from benchmark.methods.registry import register_method
 
 
 class _EnvReward(RewardMethod):
@@ -19,7 +18,6 @@ class _EnvReward(RewardMethod):
         raise RuntimeError(f"{self.name} takes the environment's reward through the runner")
 
 
-@register_method
 class GroundTruthReward(_EnvReward):
     """The environment's dense reward (MetaWorld's shaped reward): an upper reference."""
 
@@ -27,7 +25,6 @@ class GroundTruthReward(_EnvReward):
     env_reward = "dense"
 
 
-@register_method
 class SparseReward(_EnvReward):
     """1 on success, else 0: the lower reference (what you get without any feedback)."""
 

@@ -50,7 +50,7 @@ from envs.alfred.thor_bridge import (
     thor_calls,
 )
 from envs.alfred.traj_data import AlfredTrajTask, find_task_files, parse_traj_data
-from envs.spec import TaskSpec
+from envs.spec import EnvCapabilities, TaskSpec
 
 THOR_VERSION = "2.1.0"
 FRAME_SIZE = 300  # ALFRED's frames are 300 x 300
@@ -111,7 +111,7 @@ def restore_calls(task: AlfredTrajTask) -> list[dict[str, Any]]:
     return calls
 
 
-class ThorAlfredEnv(gym.Env):
+class ThorAlfredEnv(EnvCapabilities, gym.Env):
     """ALFRED task files on AI2-THOR behind the twin's interface (see module docstring)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}

@@ -129,16 +129,6 @@ def parse_traj_data(source: dict[str, Any] | str | os.PathLike[str]) -> AlfredTr
     )
 
 
-def goto_poses(task: AlfredTrajTask) -> dict[str, dict[str, Any]]:
-    """Receptacle name (as in the plan's args, e.g. 'fridge') -> the expert's teleport pose there."""
-    poses = {}
-    for sg in task.high_pddl:
-        loc = sg.planner_action.get("location")
-        if sg.action == "GotoLocation" and loc and sg.args:
-            poses[sg.args[0].lower()] = parse_location(loc)
-    return poses
-
-
 def find_task_files(
     root: str | os.PathLike[str], goal: TaskGoal, match_classes: bool
 ) -> list[Path]:

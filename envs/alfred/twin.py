@@ -39,9 +39,10 @@ from envs.alfred.catalog import TaskGoal
 from envs.alfred.observation import OBS_DIM, STRUCTURE, encode_observation
 from envs.alfred.render import draw_state
 from envs.alfred.scene import SceneState, from_snapshot, generate_scene, to_snapshot
+from envs.spec import EnvCapabilities
 
 
-class AlfredTwinEnv(gym.Env):
+class AlfredTwinEnv(EnvCapabilities, gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
     #: slot layout of observation and actions (see observation.STRUCTURE)
     obs_structure = STRUCTURE

@@ -14,9 +14,10 @@ import mujoco
 import numpy as np
 
 from envs.metaworld.render import FastRenderer
+from envs.spec import EnvCapabilities
 
 
-class MetaWorldEnv(gym.Env):
+class MetaWorldEnv(EnvCapabilities, gym.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(
@@ -156,7 +157,7 @@ def expert_for(env: MetaWorldEnv):
     import metaworld.policies as policies
 
     camel = "".join(p.capitalize() for p in env.env_name.split("-"))
-    name = f"Sawyer{camel.replace('V3', 'V3')}Policy"
+    name = f"Sawyer{camel}Policy"
     cls = getattr(policies, name, None)
     if cls is None:
         mod = importlib.import_module(

@@ -13,6 +13,7 @@ robot reports them; on a real robot they are 0.0 and the scripted teacher cannot
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import time
 import uuid
@@ -37,6 +38,7 @@ from envs.real_robot.protocol import (
     encode,
 )
 from envs.real_robot.success import SimulatorSuccess, SuccessSource
+from envs.spec import EnvCapabilities
 
 log = logging.getLogger("envs.real_robot.client")
 
@@ -167,7 +169,7 @@ def _terminate(process: subprocess.Popen) -> None:
             process.kill()
 
 
-class RobotEnv(gym.Env):
+class RobotEnv(EnvCapabilities, gym.Env):
     """A robot behind a server, as the suite's gymnasium Env (also a `FrameEnv`)."""
 
     metadata = {"render_modes": ["rgb_array"]}
@@ -300,6 +302,18 @@ class RobotEnv(gym.Env):
     def discard_frames(self, snapshots: np.ndarray) -> list[Path]:
         """Delete the on-disk frames of a finished run (FrameStore.delete)."""
         return self.frames.delete(snapshots)
+
+    @property
+    def shared_hardware(self) -> str:  # type: ignore[override]
+        """The robot's address: two envs with the same one drive one physical robot."""
+        return self.robot_address
+
+    def end_of_run(self, snapshots: np.ndarray) -> None:
+        """Delete the run's buffered frames (GBs per long run), unless VLMBENCH_KEEP_FRAMES=1:
+        they were kept for rating and resuming, and the frames the oracle saw are in its cache."""
+        if os.environ.get("VLMBENCH_KEEP_FRAMES") != "1":
+            removed = self.discard_frames(snapshots)
+            log.info("deleted %d robot frame store(s) of the finished run", len(removed))
 
     # --- safety and cleanup -----------------------------------------------------------------------
     def emergency_stop(self, reason: str = "client request") -> bool:

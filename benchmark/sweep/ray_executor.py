@@ -13,10 +13,11 @@ import os
 from dataclasses import replace
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from benchmark.config import RunConfig
 from benchmark.results import RunPaths
-from benchmark.runner import RunConfig
-from benchmark.sweep import RunOutcome, _run_one
+from benchmark.sweep.local import RunOutcome, _run_one
 
 console = Console(stderr=True)
 
@@ -62,9 +63,9 @@ def run_ray(
 
     remote = ray.remote(num_cpus=num_cpus_per_run, max_retries=0)(_run_one)
     refs = {remote.remote(cfg, None): cfg for cfg in todo}
-    from tqdm import tqdm
-
-    with tqdm(total=len(refs), desc=f"ray sweep @ {address or 'local'}", unit="run") as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        overall = bar.add_task(f"ray sweep @ {address or 'local'}", total=len(refs))
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -74,5 +75,5 @@ def run_ray(
                 except Exception as err:  # the worker died
                     outcome = RunOutcome(refs[ref], ok=False, error=f"ray task failed: {err}")
                 outcomes.append(outcome)
-                bar.update(1)
+                bar.update(overall, advance=1)
     return outcomes

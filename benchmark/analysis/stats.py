@@ -1,8 +1,9 @@
 """Statistics for few-seed RL results, following Agarwal et al. (2021, "rliable").
 
-Written here rather than imported because rliable pins an old `arch` release that does not
-install cleanly on Python 3.11; the computations are small and pinned by hand-computed tests.
-Scores are arrays shaped [runs, tasks] (one column per task, one row per seed).
+Written here rather than imported: rliable 1.2.0 installs, but imports `arch`, which breaks
+under the pandas 3 this project's lock pins; the computations are small and pinned by
+hand-computed tests. Scores are arrays shaped [runs, tasks] (one column per task, one row per
+seed). `interval_estimates` is the one entry point the report and the leaderboard share.
 """
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ def stratified_bootstrap_ci(
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(values, [alpha, 1 - alpha])
     return float(lo), float(hi)
+
+
+def interval_estimates(
+    scores: np.ndarray, func=None, reps: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(point, ci_low, ci_high) of `func` (default: the IQM) over [runs, tasks] scores.
+
+    The interval is the 95 % stratified-bootstrap CI, like rliable's `get_interval_estimates`;
+    with fewer than two runs there is nothing to resample and it is (nan, nan).
+    """
+    func = iqm if func is None else func
+    scores = np.asarray(scores, float)
+    point = float(func(scores))
+    if len(scores) < 2:
+        return point, float("nan"), float("nan")
+    lo, hi = stratified_bootstrap_ci(scores, statistic=func, reps=reps, seed=seed)
+    return point, lo, hi
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:

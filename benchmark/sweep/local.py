@@ -22,9 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.budgets import get_budget
+from benchmark.config import RunConfig, get_budget
 from benchmark.results import RunPaths, write_json
-from benchmark.runner import RunConfig
 
 console = Console(stderr=True)
 
@@ -64,7 +63,7 @@ def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
     root.setLevel(logging.INFO)
     run_id = f"{cfg.task} {cfg.method} s{cfg.seed}"
     try:
-        from benchmark.dispatch import run_any
+        from benchmark.loops.dispatch import run_any
 
         def report(**kw) -> None:
             if progress_q is not None:

@@ -3,7 +3,7 @@
 Readable top to bottom like CleanRL's, with one speed choice: the twin critics are one module
 whose weights carry a leading ensemble axis, so both Q-functions run as batched matmuls (one
 `torch.baddbmm` per layer) instead of two Python-level forward passes. Defaults are the paper's
-(ARCHITECTURE.md): 3x256 MLPs, batch 512, lr 1e-4, discount 0.99, tau 0.005, initial
+(docs/methods.md): 3x256 MLPs, batch 512, lr 1e-4, discount 0.99, tau 0.005, initial
 temperature 0.1, critic target updated every 2 steps, actor every step.
 
 `precision="bf16"` (off by default) runs the hidden layers' matmuls under CPU autocast to
@@ -11,7 +11,7 @@ bfloat16, the CPU's analogue of TF32 on GPUs: weights, Adam and the losses stay 
 output layers (Q-values, the policy's mean and log-std) run in fp32 so a Q of several hundred
 keeps its low bits. On CPUs with AVX512-BF16 or AMX the update is 1.6-1.8x faster than fp32
 (benchmarks/bench_sac_vs_sb3.py), and over 3 seeds of 50k steps on drawer-open it learned as
-fp32 did (README). fp32 stays the default all the same: a CPU without bf16 units emulates it
+fp32 did (docs/measurements.md). fp32 stays the default all the same: a CPU without bf16 units emulates it
 slowly, and a default that changed with the hardware would change results with it. The fp32 path
 is unchanged by the switch.
 """

@@ -33,50 +33,33 @@ the data, constant over the run), `queries` = oracle queries spent (all before I
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from benchmark.agents.iql import IQL, IQLConfig
-from benchmark.budgets import Budget, get_budget
-from benchmark.feedback import RunnerFeedback
-from benchmark.logging_sinks import MetricSinks
+from benchmark.analysis.stats import progress_levels, reward_alignment
+from benchmark.config import Budget, RunConfig
+from benchmark.loops.feedback import RunnerFeedback
+from benchmark.loops.harness import Harness, LoopState, Parts, build_parts, resolved_config
+from benchmark.loops.offline_data import OfflineDataset, build_dataset, episode_seeds
 from benchmark.methods.base import RewardMethod
-from benchmark.offline_data import OfflineDataset, build_dataset, episode_seeds
-from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
-from benchmark.runner import (
-    METRIC_FIELDS,
-    RunConfig,
-    _timed,
-    build_method,
-    describe_method,
-    describe_oracle,
-)
-from benchmark.stats import progress_levels, reward_alignment
-from envs import get_task
-from envs.spec import TaskSpec
-
-log = logging.getLogger(__name__)
+from benchmark.rl.iql import IQL
 
 #: twin episodes cost milliseconds, and 3 evaluation episodes (the smoke budget) would measure
 #: success in steps of 33 %: offline evaluations use at least this many fresh scenes
 EVAL_EPISODES_MIN = 20
 
 
-def resolve_task(name: str, backend: str | None) -> TaskSpec:
-    """The task on the requested backend (`--backend thor` turns alfred/x into alfred-thor/x)."""
-    if backend and name.startswith("alfred/"):
-        from envs.alfred import get_alfred_task
+@dataclass
+class OfflineState(LoopState):
+    """The offline loop's counters (checkpointed); `step` counts IQL updates."""
 
-        return get_alfred_task(name, backend=backend)
-    return get_task(name)
+    labelled: bool = False
+    relabel: dict[str, Any] = field(default_factory=dict)
+    success_rate: float = float("nan")
 
 
 class _PrivilegedColumns:
@@ -141,218 +124,136 @@ def relabel(method: RewardMethod, data: OfflineDataset, chunk: int = 4096) -> di
     return info
 
 
-def evaluate_policy(agent: IQL, env: Any, seeds: np.ndarray, max_steps: int) -> tuple[float, float]:
-    """Success rate (success at any step) and mean dense return of the greedy masked policy."""
+def evaluate_policy(agent: IQL, env: Any, seeds: np.ndarray) -> tuple[float, float]:
+    """Success rate (success at any step) and mean dense return of the greedy masked policy;
+    episodes end when the env says so (`TaskSpec.make` put the run's time limit on it)."""
     wins, returns = [], []
     for s in seeds:
         obs, info = env.reset(seed=int(s))
-        ok, ret = False, 0.0
-        for _ in range(max_steps):
+        ok, ret, done = False, 0.0, False
+        while not done:
             obs, _, term, trunc, info = env.step(agent.act(obs, info["action_mask"], greedy=True))
             ok, ret = ok or bool(info["success"]), ret + float(info["gt_reward"])
-            if term or trunc:
-                break
+            done = term or trunc
         wins.append(ok)
         returns.append(ret)
     return float(np.mean(wins)), float(np.mean(returns))
 
 
-@dataclass
-class OfflineParts:
-    """Everything a run is made of, built from its config (tests build their own)."""
-
-    task: TaskSpec
-    budget: Budget
-    method: RewardMethod
-    oracle: Any
-    iql: IQLConfig
-
-
-def build_parts(cfg: RunConfig) -> OfflineParts:
-    from oracle_cache import build_oracle  # imported here so listing tasks never loads providers
-
-    task = resolve_task(cfg.task, cfg.backend)
-    budget = get_budget(cfg.budget).with_overrides(**cfg.budget_overrides)
-    method = build_method(cfg, task, budget)
-    oracle = build_oracle(cfg.oracle, cfg.cache_mode, cfg.cache_dir, cfg.oracle_options)
-    iql = IQLConfig(**dict(getattr(cfg, "iql", None) or {}))
-    return OfflineParts(task, budget, method, oracle, iql)
-
-
 def run_offline(
     cfg: RunConfig,
     progress: Callable[..., None] | None = None,
-    parts: OfflineParts | None = None,
+    parts: Parts | None = None,
 ) -> Path:
     """Run (or resume) one offline experiment; returns its results directory."""
-    paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
-    if paths.done.exists():
-        return paths.root
-    paths.root.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, cfg.threads))
+    h = Harness(cfg, progress)
+    if h.finished:
+        return h.paths.root
+    h.open()
     parts = parts or build_parts(cfg)
     task, budget, method, oracle = parts.task, parts.budget, parts.method, parts.oracle
     if task.action_kind != "discrete":
         raise ValueError(f"{task.name}: the offline loop is for discrete-action tasks")
-    levels = int(getattr(method.config, "levels", None) or task.levels)
-    max_len = min(task.max_episode_steps, budget.max_episode_steps or task.max_episode_steps)
-    phases: dict[str, float] = defaultdict(float)
-
-    with _timed(phases, "dataset"):
+    max_len = parts.max_episode_steps
+    with h.timed("dataset"):
         data = build_dataset(
-            task,
-            budget.offline_episodes,
-            seed=cfg.seed,
-            max_episode_steps=max_len,
+            task, budget.offline_episodes, seed=cfg.seed, max_episode_steps=max_len
         )
-    env = task.make_env(cfg.seed)
-    eval_env = task.make_env(cfg.seed + 1)
+    env = task.make_env(cfg.seed)  # renders the oracle's frames; never stepped
+    eval_env = task.make(cfg.seed + 1, max_len)
     n_eval = max(budget.eval_episodes, EVAL_EPISODES_MIN)
     eval_seeds = episode_seeds(cfg.seed, n_eval, "eval")
-    structure = getattr(env.unwrapped, "obs_structure", None)
+    structure = env.unwrapped.obs_structure
     agent = IQL(data.obs.shape[1], data.masks.shape[1], parts.iql, cfg.seed, structure)
-    feedback = RunnerFeedback(
+    feedback = RunnerFeedback.for_task(
         _PrivilegedColumns(data),
         env.render_snapshot,
         oracle,
-        task.name,
-        task.instruction,
-        levels,
-        task.oracle_frame_size,
+        task,
+        parts.levels,
         budget.max_queries,
     )
     rng = np.random.default_rng([cfg.seed, 0x1C1])
     data_stats = data.stats()
-    resolved = {
-        "run": dict(cfg.__dict__),
-        "task": task.summary(),
-        "method": describe_method(method),
-        "budget": budget.to_dict(),
-        "iql": {
-            **parts.iql.to_dict(),
-            "network": "SlotNet" if structure and parts.iql.network == "auto" else "MLP",
-        },
-        "dataset": {**data.meta, "digest": dataset_digest(data), "stats": data_stats},
-        "oracle": describe_oracle(cfg, oracle, levels),
-        "schedule": {
+    network = "SlotNet" if structure and parts.iql.network == "auto" else "MLP"
+    resolved = resolved_config(
+        cfg,
+        parts,
+        iql={**parts.iql.to_dict(), "network": network},
+        dataset={**data.meta, "digest": dataset_digest(data), "stats": data_stats},
+        schedule={
             "loop": "offline: feedback sessions on the dataset, relabel, then IQL",
             "max_episode_steps": max_len,
             "eval_episodes": n_eval,
             "success_metric": "success at any step of an evaluation episode on unseen scenes",
         },
-    }
-    write_json(paths.config, resolved)
-    write_json(paths.versions, stack_versions())
+    )
+    h.write_config(resolved)
 
-    state: dict[str, Any] = {
-        "updates": 0,
-        "labelled": False,
-        "relabel": {},
-        "reward_loss": float("nan"),
-        "metric_rows": 0,
-        "wall_offset": 0.0,
-        "success_rate": float("nan"),
-    }
-    if paths.checkpoint.exists():
-        ckpt = torch.load(paths.checkpoint, weights_only=False)
+    state = OfflineState()
+    ckpt = h.resume(state)
+    if ckpt is not None:
         agent.load_state_dict(ckpt["agent"])
         data.rewards[:] = ckpt["rewards"]
         rng.bit_generator.state = ckpt["rng"]
-        torch.set_rng_state(ckpt["torch_rng"])
         feedback.queries_used = ckpt["queries_used"]
-        state.update(ckpt["state"])
-        phases.update(ckpt["phases"])
-        paths.truncate_metrics(state["metric_rows"], METRIC_FIELDS)
-        log.info("resumed %s at update %d", paths.root, state["updates"])
-    t_start = time.perf_counter() - state["wall_offset"]
-
-    if not state["labelled"]:
-        with _timed(phases, "feedback"):
+    if not state.labelled:
+        with h.timed("feedback"):
             out = feedback_sessions(method, data, feedback, budget)
-            state["reward_loss"] = float(out.get("loss", float("nan")))
-        with _timed(phases, "relabel"):
-            state["relabel"] = relabel(method, data)
-        state["labelled"] = True
+            state.reward_loss = float(out.get("loss", float("nan")))
+        with h.timed("relabel"):
+            state.relabel = relabel(method, data)
+        state.labelled = True
+    resolved["relabel"] = state.relabel
+    h.start(resolved)
     # from the rewards IQL trains on (restored from the checkpoint on a resume)
-    alignment = reward_alignment(
-        data.rewards,
-        progress_levels(data.privileged["progress"], data.privileged["success"], task.levels),
-    )
-    resolved["relabel"] = state["relabel"]
-    write_json(paths.config, resolved)
+    row = {
+        "episodes": data_stats["episodes"],
+        "train_success": float(np.mean(data.privileged["success"][data.terminals | data.timeouts])),
+        # privileged, for the log only: no method ever sees progress
+        "reward_alignment": reward_alignment(
+            data.rewards,
+            progress_levels(data.privileged["progress"], data.privileged["success"], task.levels),
+        ),
+    }
 
-    def metrics_row(success_rate: float, eval_return: float) -> dict[str, Any]:
-        return {
-            "step": state["updates"],
-            "episodes": data_stats["episodes"],
-            "success_rate": success_rate,
-            "eval_return": eval_return,
-            "train_success": float(
-                np.mean(data.privileged["success"][data.terminals | data.timeouts])
-            ),
-            "queries": feedback.queries_used,
-            **oracle_counters(oracle),
-            "reward_loss": state["reward_loss"],
-            # privileged, for the log only: no method ever sees progress
-            "reward_alignment": alignment,
-            "wall_s": round(time.perf_counter() - t_start, 3),
-        }
+    def evaluate_and_log() -> None:
+        with h.timed("eval"):
+            sr, ret = evaluate_policy(agent, eval_env, eval_seeds)
+        state.success_rate = sr
+        h.emit(
+            state,
+            oracle,
+            feedback.queries_used,
+            step=state.step,
+            success_rate=sr,
+            eval_return=ret,
+            **row,
+        )
 
-    def save_checkpoint() -> None:
+    def checkpoint() -> None:
         # Checkpoints come after relabelling, when all IQL needs from the reward method is the
         # relabelled rewards saved here; the method's own state (the frames of every labelled
         # trajectory: 511 MB at the short budget) is left out, and a resumed run never uses it.
-        state["wall_offset"] = time.perf_counter() - t_start
-        paths.save_checkpoint(
-            {
-                "agent": agent.state_dict(),
-                "rewards": data.rewards.copy(),
-                "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "queries_used": feedback.queries_used,
-                "state": dict(state),
-                "phases": dict(phases),
-            }
+        h.checkpoint(
+            state,
+            agent=agent.state_dict(),
+            rewards=data.rewards.copy(),
+            rng=rng.bit_generator.state,
+            queries_used=feedback.queries_used,
         )
 
-    sinks = MetricSinks(paths.root, cfg.log_sinks, resolved, f"{cfg.task} {cfg.method} s{cfg.seed}")
-
-    def evaluate_and_log() -> None:
-        with _timed(phases, "eval"):
-            sr, ret = evaluate_policy(agent, eval_env, eval_seeds, max_len)
-        row = metrics_row(sr, ret)
-        paths.append_metrics(row, METRIC_FIELDS)  # the record; sinks only mirror it
-        sinks.log(row)
-        state["metric_rows"] += 1
-        state["success_rate"] = sr
-        if progress is not None:
-            progress(step=state["updates"], success=sr, queries=feedback.queries_used)
-
-    total = budget.offline_updates
-    every = max(1, budget.eval_every)
-    if state["updates"] == 0 and state["metric_rows"] == 0:
+    total, every = budget.offline_updates, max(1, budget.eval_every)
+    if state.step == 0 and state.metric_rows == 0:
         evaluate_and_log()
-        with _timed(phases, "checkpoint"):
-            save_checkpoint()
-    while state["updates"] < total:
-        with _timed(phases, "update"):
-            stop = min(total, (state["updates"] // every + 1) * every)
-            while state["updates"] < stop:
+        checkpoint()
+    while state.step < total:
+        with h.timed("update"):
+            stop = min(total, (state.step // every + 1) * every)
+            while state.step < stop:
                 agent.update(data.sample(parts.iql.batch_size, rng))
-                state["updates"] += 1
+                state.step += 1
         evaluate_and_log()
-        if state["updates"] < total:
-            with _timed(phases, "checkpoint"):
-                save_checkpoint()
-
-    sinks.close()
-    wall = time.perf_counter() - t_start
-    paths.finish(
-        oracle,
-        cfg.oracle,
-        phases,
-        wall,
-        final_success_rate=state["success_rate"],
-        steps=state["updates"],
-    )
-    return paths.root
+        if state.step < total:
+            checkpoint()
+    return h.finish(oracle, state, final_success_rate=state.success_rate)

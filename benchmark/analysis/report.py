@@ -21,26 +21,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark.stats import iqm, probability_of_improvement, stratified_bootstrap_ci, summarize  # noqa: E402
+from benchmark.analysis.stats import (  # noqa: E402
+    interval_estimates,
+    iqm,
+    probability_of_improvement,
+    summarize,
+)
+from benchmark.results import RunPaths  # noqa: E402
 
 
 def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, curves): one row per finished run, and every metrics row tagged with its run."""
     runs, curves = [], []
-    for cfg_path in sorted(Path(results_dir).rglob("config.json")):
-        root = cfg_path.parent
-        metrics = root / "metrics.csv"
-        if not (root / "done.json").exists() or not metrics.exists():
+    for cfg_path in sorted(Path(results_dir).rglob(RunPaths(Path()).config.name)):
+        paths = RunPaths(cfg_path.parent)
+        if not paths.done.exists() or not paths.metrics.exists():
             continue
-        cfg = json.loads(cfg_path.read_text())
-        m = pd.read_csv(metrics)
+        cfg = json.loads(paths.config.read_text())
+        m = pd.read_csv(paths.metrics)
         if m.empty:
             continue
-        phases = (
-            json.loads((root / "phases.json").read_text())
-            if (root / "phases.json").exists()
-            else {}
-        )
+        phases = json.loads(paths.phases.read_text()) if paths.phases.exists() else {}
         run = {
             "task": cfg["task"]["name"],
             "method": cfg["method"]["name"],
@@ -61,7 +62,7 @@ def load_runs(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "queries": int(m["queries"].iloc[-1]),
             "steps": int(m["step"].iloc[-1]),
             "wall_s": float(phases.get("total_s", m["wall_s"].iloc[-1])),
-            "run_dir": str(root),
+            "run_dir": str(paths.root),
         }
         runs.append(run)
         m = m.assign(task=run["task"], method=run["method"], seed=run["seed"])
@@ -101,10 +102,8 @@ def aggregate_table(runs: pd.DataFrame, baseline: str | None = None) -> pd.DataF
     rows = []
     for method in sorted(runs["method"].unique()):
         scores = pivot.loc[method].dropna(axis=0).to_numpy()
-        lo, hi = (
-            stratified_bootstrap_ci(scores, statistic=iqm) if len(scores) > 1 else (np.nan, np.nan)
-        )
-        row = {"method": method, "iqm": iqm(scores), "iqm_ci95_low": lo, "iqm_ci95_high": hi}
+        value, lo, hi = interval_estimates(scores, iqm)
+        row = {"method": method, "iqm": value, "iqm_ci95_low": lo, "iqm_ci95_high": hi}
         if baseline and baseline in pivot.index.get_level_values(0) and method != baseline:
             row[f"p_improve_over_{baseline}"] = probability_of_improvement(
                 scores, pivot.loc[baseline].dropna(axis=0).to_numpy()

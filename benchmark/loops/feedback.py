@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from benchmark.buffer import ReplayBuffer
+from benchmark.rl.buffer import ReplayBuffer
+from envs.spec import TaskSpec
 from oracle_cache.types import Preference, PreferQuery, RateQuery, Rating
 
 
@@ -43,6 +44,28 @@ class RunnerFeedback:
         self.max_queries = max_queries
         self.max_frames_per_query = max_frames_per_query
         self.queries_used = 0
+
+    @classmethod
+    def for_task(
+        cls,
+        buffer: ReplayBuffer,
+        render_snapshot: Callable[[np.ndarray, int], np.ndarray],
+        oracle: object,
+        task: TaskSpec,
+        levels: int,
+        max_queries: int,
+    ) -> RunnerFeedback:
+        """The gate for a task: its name, instruction and oracle frame size."""
+        return cls(
+            buffer,
+            render_snapshot,
+            oracle,
+            task.name,
+            task.instruction,
+            levels,
+            task.oracle_frame_size,
+            max_queries,
+        )
 
     @property
     def budget_left(self) -> int:

@@ -1,13 +1,22 @@
-"""Named compute budgets: `paper` is the published protocol, `short` and `smoke` scale it down.
+"""A run's configuration in one place: `RunConfig`, the named budgets and `resolve(cfg)`.
 
-Every scaled number carries a note saying why it differs, and the whole budget is written into
-each run's resolved config, so a table made at `smoke` can never be mistaken for the paper's.
+Budgets: `paper` is the published protocol, `short` and `smoke` scale it down. Every scaled
+number carries a note saying why it differs, and the whole budget is written into each run's
+resolved config, so a table made at `smoke` can never be mistaken for the paper's.
+
+`resolve(cfg)` turns the names in a `RunConfig` (task, budget, agent options) into the objects
+every loop starts from, so the loops never parse options themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.rl.iql import IQLConfig
+    from benchmark.rl.sac import SACConfig
+    from envs.spec import TaskSpec
 
 from benchmark.inputs import check_options
 
@@ -123,3 +132,62 @@ def get_budget(name: str) -> Budget:
     if name not in BUDGETS:
         raise ValueError(f"Unknown budget '{name}'; choose one of {', '.join(BUDGETS)}")
     return BUDGETS[name]
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; saved, resolved, next to its results."""
+
+    task: str
+    method: str
+    seed: int
+    budget: str = "smoke"
+    oracle: str = "scripted"
+    cache_mode: str = "record"
+    cache_dir: str = ".cache/oracle"
+    out_dir: str = "results"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    oracle_options: dict[str, Any] = field(default_factory=dict)
+    budget_overrides: dict[str, Any] = field(default_factory=dict)
+    #: SACConfig fields (online loop)
+    sac: dict[str, Any] = field(default_factory=dict)
+    #: IQLConfig fields (offline loop)
+    iql: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
+    backend: str | None = None
+    #: metric mirrors besides metrics.csv: "tensorboard" (default), "wandb" (opt-in)
+    log_sinks: list[str] = field(default_factory=lambda: ["tensorboard"])
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The objects a `RunConfig` names: what every loop builds its run from."""
+
+    task: TaskSpec
+    budget: Budget
+    #: the episode cap actually used: the task's, or the budget's when that is shorter
+    max_episode_steps: int
+    sac: SACConfig
+    iql: IQLConfig
+
+
+def resolve_task(name: str, backend: str | None) -> TaskSpec:
+    """The task on the requested backend (`--backend thor` turns alfred/x into alfred-thor/x)."""
+    if backend and name.startswith("alfred/"):
+        from envs.alfred import get_alfred_task
+
+        return get_alfred_task(name, backend=backend)
+    from envs import get_task
+
+    return get_task(name)
+
+
+def resolve(cfg: RunConfig) -> Resolved:
+    """Task, budget (with overrides), episode cap and agent configs; bad options raise here."""
+    from benchmark.rl.iql import IQLConfig
+    from benchmark.rl.sac import SACConfig
+
+    task = resolve_task(cfg.task, cfg.backend)
+    budget = get_budget(cfg.budget).with_overrides(**cfg.budget_overrides)
+    max_len = min(task.max_episode_steps, budget.max_episode_steps or task.max_episode_steps)
+    return Resolved(task, budget, max_len, SACConfig(**cfg.sac), IQLConfig(**cfg.iql))

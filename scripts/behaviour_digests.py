@@ -1,0 +1,141 @@
+"""Digests of a few runs' learning metrics, to show a refactor left behaviour bit-identical.
+
+Runs (a) the record/replay test's tiny ERL-VLM run, recorded then replayed, and (b) a small
+sweep (smoke budget cut short, see SWEEP_OPTIONS), all through the command line (whose names and flags are stable), then prints one
+sha256 per run of metrics.csv without its wall-time column. Run it before and after a change
+on the same machine: equal digests mean equal metrics. Torch's thread count is printed, since
+float results can depend on it (a sweep gives each run cores // jobs threads).
+
+    PYTHONPATH=$PWD MUJOCO_GL=egl python scripts/behaviour_digests.py [--out DIR] [--skip-sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: the budget and SAC size of tests/test_record_replay.py
+TINY_BUDGET = {
+    "total_steps": 360,
+    "seed_steps": 60,
+    "unsup_steps": 60,
+    "feedback_every": 100,
+    "queries_per_session": 12,
+    "max_queries": 36,
+    "eval_every": 180,
+    "eval_episodes": 1,
+    "max_episode_steps": 90,
+    "reward_epochs": 2,
+}
+TINY_SAC = {"hidden_dim": 32, "batch_size": 32}
+SWEEP_TASKS = "metaworld/drawer-open,alfred/pick-cool-then-place"
+SWEEP_METHODS = "erl-vlm,rl-vlm-f"
+#: the smoke budget, cut to 1200 steps (still: seed steps, exploration, one feedback session,
+#: relabelling, the critic reset, learned-reward updates, 3 evaluations) with a smaller SAC
+#: batch, so a sweep takes minutes on a loaded 2-core machine; ALFRED runs the full smoke budget
+SWEEP_OPTIONS = [
+    "--budget-opt",
+    "total_steps=1200",
+    "--budget-opt",
+    "eval_every=600",
+    "--sac-opt",
+    "batch_size=128",
+]
+#: wall-clock columns differ on every run; everything else must not
+WALL_COLUMNS = {"wall_s"}
+
+
+def metrics_digest(path: Path) -> str:
+    """sha256 of the CSV re-written without its wall-time column(s)."""
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [i for i, name in enumerate(rows[0]) if name not in WALL_COLUMNS]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for row in rows:
+        writer.writerow([row[i] for i in keep])
+    return hashlib.sha256(buf.getvalue().encode()).hexdigest()
+
+
+def _cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "benchmark", *args], check=True)
+
+
+def record_replay(out: Path) -> dict[str, Path]:
+    """The record/replay test's two runs (seed 0), through `python -m benchmark run`."""
+    roots = {}
+    for mode in ("record", "replay"):
+        cfg = {
+            "task": "metaworld/drawer-open",
+            "method": "erl-vlm",
+            "seed": 0,
+            "budget": "smoke",
+            "oracle": "scripted",
+            "cache_mode": mode,
+            "cache_dir": str(out / "rr-cache"),
+            "out_dir": str(out / f"rr-{mode}"),
+            "budget_overrides": TINY_BUDGET,
+            "sac": TINY_SAC,
+            "threads": 1,
+            "log_sinks": [],
+        }
+        path = out / f"rr-{mode}.json"
+        path.write_text(json.dumps(cfg))
+        _cli("run", "--config", str(path))
+        roots[f"record_replay/{mode}"] = out / f"rr-{mode}"
+    return roots
+
+
+def smoke_sweep(out: Path) -> dict[str, Path]:
+    _cli(
+        "sweep",
+        "--tasks",
+        SWEEP_TASKS,
+        "--methods",
+        SWEEP_METHODS,
+        "--seeds",
+        "0",
+        "--budget",
+        "smoke",
+        "--jobs",
+        "1",
+        "--log",
+        "",
+        "--cache-dir",
+        str(out / "sweep-cache"),
+        "--out",
+        str(out / "sweep"),
+        *SWEEP_OPTIONS,
+    )
+    return {"sweep": out / "sweep"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=None, help="working directory (default: a temporary one)")
+    ap.add_argument("--skip-sweep", action="store_true", help="only the record/replay runs")
+    args = ap.parse_args(argv)
+    out = Path(args.out or tempfile.mkdtemp(prefix="digests-"))
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    groups = record_replay(out)
+    if not args.skip_sweep:
+        groups.update(smoke_sweep(out))
+    for label, root in groups.items():
+        for metrics in sorted(root.rglob("metrics.csv")):
+            run = metrics.parent.relative_to(root)
+            threads = json.loads((metrics.parent / "config.json").read_text())["run"]["threads"]
+            print(f"{metrics_digest(metrics)}  {label}/{run}  threads={threads}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
