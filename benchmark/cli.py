@@ -13,8 +13,8 @@ from benchmark.inputs import InputError, positive_int
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from benchmark.analysis.report import make_report
+    from benchmark.cli_checks import all_failed_line, check_sweep
     from benchmark.config import RunConfig
-    from benchmark.inputs import all_failed_line, check_sweep
     from benchmark.sweep.local import plan, run_local, write_sweep_summary
 
     got = check_sweep(args)  # every input checked here, before any worker starts
@@ -77,8 +77,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.cli_checks import load_run_config
     from benchmark.config import RunConfig
-    from benchmark.inputs import load_run_config
     from benchmark.loops.dispatch import run_any
 
     root = run_any(load_run_config(args.config, RunConfig))

@@ -248,8 +248,9 @@ def test_a_budget_override_is_checked_wherever_it_is_applied():
 
 
 def test_run_config_read_back_leaves_a_redacted_key_to_the_environment(tmp_path):
+    from benchmark.cli_checks import load_run_config
     from benchmark.config import RunConfig
-    from benchmark.inputs import REDACTED, load_run_config
+    from benchmark.inputs import REDACTED
 
     path = tmp_path / "cfg.json"
     opts = {"api_keys": REDACTED, "base_url": "http://127.0.0.1:9/v1"}
