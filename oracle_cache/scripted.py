@@ -94,6 +94,8 @@ class ScriptedTeacher:
         if self.accuracy is not None:
             return self.accuracy
         task = (context or {}).get("task", "")
+        if task not in self.task_accuracy:  # 'suite/task@layout': same task, another scene
+            task = task.split("@", 1)[0]
         return self.task_accuracy.get(task, DEFAULT_ACCURACY)
 
     def _rng(
