@@ -208,6 +208,8 @@ class ScriptedTeacher:
         if self.noise_rate is not None:
             return 1.0 - self.noise_rate
         task = (context or {}).get("task", "")
+        if task not in self.task_accuracy:  # 'suite/task@layout': same task, another scene
+            task = task.split("@", 1)[0]
         return self.task_accuracy.get(task, DEFAULT_ACCURACY)
 
     def _rng(

@@ -102,7 +102,7 @@ def write_fake_run(
             "method": {"name": method},
             "budget": {**budget, "notes": {}},
             "oracle": {"name": oracle, "provider": proto.oracle.provider},
-            "sac": {"hidden_dim": 32, "batch_size": 32},
+            "sac": dict(proto.sac),  # what the protocol pins (the smoke one it copies)
         },
     )
     write_json(paths.versions, {"python": "3.11", "torch": "test"})

@@ -41,8 +41,8 @@ def test_submission_is_valid_and_in_the_standings(submitted):
     assert doc["method"]["authors"] == ["Test Author"] and doc["method"]["version"] == "0.0.1"
     assert doc["protocol"]["id"] == "smoke" and doc["stack"]["torch"]
     assert {(r["task"], r["seed"]) for r in doc["runs"]} == {
-        ("metaworld/drawer-open", 0),
-        ("metaworld/drawer-open", 1),
+        ("metaworld/drawer-open@random", 0),
+        ("metaworld/drawer-open@random", 1),
     }
     assert all(r["queries"] <= 36 and r["steps"] == 360 for r in doc["runs"])
     assert validate_files([path]).ok
@@ -69,7 +69,9 @@ def test_tampered_copy_is_rejected(submitted, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"REJECTED {path}" in out
     assert "summary mismatch: summary.iqm" in out
-    assert "runs[metaworld/drawer-open seed 0].final_success is 1.0 but its metrics file" in out
+    assert (
+        "runs[metaworld/drawer-open@random seed 0].final_success is 1.0 but its metrics file" in out
+    )
     assert "content digest mismatch" in out
     # the original is untouched and still valid
     assert lb_main(["validate", str(submitted["path"])]) == 0

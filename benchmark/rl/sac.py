@@ -2,9 +2,15 @@
 
 Readable top to bottom like CleanRL's, with one speed choice: the twin critics are one module
 whose weights carry a leading ensemble axis, so both Q-functions run as batched matmuls (one
-`torch.baddbmm` per layer) instead of two Python-level forward passes. Defaults are the paper's
-(docs/methods.md): 3x256 MLPs, batch 512, lr 1e-4, discount 0.99, tau 0.005, initial
-temperature 0.1, critic target updated every 2 steps, actor every step.
+`torch.baddbmm` per layer) instead of two Python-level forward passes. Defaults are the agent
+config the reference code's run scripts use (tunglm2203/erlvlm config/agent/sac.yaml, the
+`agent: sac` default of config/train_PEBBLE_VLM.yaml): 3x256 MLPs, batch 512, actor and critic
+lr 3e-4, alpha lr 1e-4, discount 0.99, tau 0.005, initial temperature 0.1, critic target
+updated every 2 steps, actor every step, and every linear layer of the actor and both critics
+initialised orthogonally (gain 1) with zero biases (utils.py `weight_init`). The repository's
+config/agent/sac_metaworld.yaml says lr 1e-4, but no script selects it; this suite used 1e-4
+and PyTorch's uniform init before, and `--sac-opt actor_lr=1e-4 critic_lr=1e-4 init=uniform`
+brings both back (docs/deviations.md).
 
 `precision="bf16"` (off by default) runs the hidden layers' matmuls under CPU autocast to
 bfloat16, the CPU's analogue of TF32 on GPUs: weights, Adam and the losses stay fp32, and the
@@ -33,8 +39,8 @@ class SACConfig:
     hidden_dim: int = 256
     hidden_depth: int = 3
     batch_size: int = 512
-    actor_lr: float = 1e-4
-    critic_lr: float = 1e-4
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
     alpha_lr: float = 1e-4
     discount: float = 0.99
     tau: float = 0.005
@@ -45,6 +51,9 @@ class SACConfig:
     log_std_max: float = 2.0
     #: "fp32" or "bf16" (hidden-layer matmuls under bfloat16 autocast; module docstring)
     precision: str = "fp32"
+    #: "orthogonal" (weights, gain 1; biases 0: the reference's) or "uniform" (PyTorch's
+    #: default U(+-1/sqrt(fan_in)) for weights and biases: this suite's before)
+    init: str = "orthogonal"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +78,29 @@ class EnsembleLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
+
+
+INITS = ("orthogonal", "uniform")
+
+
+@torch.no_grad()
+def orthogonal_init(module: nn.Module) -> None:
+    """Orthogonal weights (gain 1) and zero biases for every linear layer, as the reference.
+
+    An ensemble layer's members are initialised one by one, each as an `out x in` matrix the
+    way `nn.Linear` stores it, so each member is what the reference's separate critic holds.
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight)
+            layer.bias.zero_()
+        elif isinstance(layer, EnsembleLinear):
+            n, in_dim, out_dim = layer.weight.shape
+            for i in range(n):
+                w = torch.empty(out_dim, in_dim)
+                nn.init.orthogonal_(w)
+                layer.weight[i].copy_(w.T)
+            layer.bias.zero_()
 
 
 class TwinQ(nn.Module):
@@ -131,19 +163,35 @@ class SAC:
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int) -> None:
         if cfg.precision not in ("fp32", "bf16"):
             raise ValueError(f"SACConfig.precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
+        if cfg.init not in INITS:
+            raise ValueError(f"SACConfig.init must be one of {INITS}, not {cfg.init!r}")
         torch.manual_seed(seed)
         self.cfg = cfg
         self.actor = Actor(obs_dim, act_dim, cfg)
-        self.critic = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
-        self.critic_target = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.requires_grad_(False)
+        self.critic, self.critic_target = self._new_critics(obs_dim, act_dim)
+        if cfg.init == "orthogonal":
+            orthogonal_init(self.actor)
         self.log_alpha = torch.tensor(math.log(cfg.init_temperature), requires_grad=True)
         self.target_entropy = -float(act_dim)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, foreach=True)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, foreach=True)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
         self.updates = 0
+
+    def _new_critics(self, obs_dim: int, act_dim: int) -> tuple[TwinQ, TwinQ]:
+        """Critic and its target, initialised as `cfg.init` says.
+
+        Both are built before any re-initialisation, so `init="uniform"` draws exactly the
+        random numbers it drew before the switch existed.
+        """
+        cfg = self.cfg
+        critic = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        target = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        if cfg.init == "orthogonal":
+            orthogonal_init(critic)
+        target.load_state_dict(critic.state_dict())
+        target.requires_grad_(False)
+        return critic, target
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -206,10 +254,7 @@ class SAC:
         """PEBBLE resets the critic after unsupervised pre-training (its Q is for another reward)."""
         obs_dim = self.critic.layers[0].weight.shape[1] - self.actor.net[-1].out_features // 2
         act_dim = self.actor.net[-1].out_features // 2
-        self.critic = TwinQ(obs_dim, act_dim, self.cfg.hidden_dim, self.cfg.hidden_depth)
-        self.critic_target = TwinQ(obs_dim, act_dim, self.cfg.hidden_dim, self.cfg.hidden_depth)
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.requires_grad_(False)
+        self.critic, self.critic_target = self._new_critics(obs_dim, act_dim)
         self.critic_opt = torch.optim.Adam(
             self.critic.parameters(), lr=self.cfg.critic_lr, foreach=True
         )

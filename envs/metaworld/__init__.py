@@ -1,7 +1,9 @@
 """MetaWorld v3 tasks (Farama's `metaworld`, unforked) for the suite.
 
 `metaworld/<env-name>` works for every v3 single-task env; the paper's three tasks carry the
-instructions, rating levels and teacher accuracies from ERL-VLM. Suite `metaworld` = those three.
+instructions, rating levels and teacher accuracies from ERL-VLM and, under their plain names,
+the reference code's fixed layouts (layouts.py); `metaworld/<env-name>@random` is v3's
+randomised layout. Suite `metaworld` = the paper's three tasks on the reference layouts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """A MetaWorld v3 task as the suite's gymnasium Env (state for the policy, frames on demand).
 
-Resets are reproducible: `reset(seed=k)` draws the object and goal positions from `k`, so the
-same seed and actions give the same states and byte-identical frames on the same stack.
+Resets are reproducible: with v3's randomised layout `reset(seed=k)` draws the object and goal
+positions from `k`; with a fixed `Layout` (layouts.py) every reset starts from the same scene.
+Either way the same seed and actions give the same states and byte-identical frames on the
+same stack.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from envs.metaworld.layouts import Layout, apply_layout
 from envs.metaworld.render import FastRenderer
 from envs.spec import EnvCapabilities
 
@@ -27,6 +30,7 @@ class MetaWorldEnv(EnvCapabilities, gym.Env):
         max_episode_steps: int = 500,
         seed: int = 0,
         render_size: int = 224,
+        layout: Layout | None = None,
     ) -> None:
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
 
@@ -34,8 +38,12 @@ class MetaWorldEnv(EnvCapabilities, gym.Env):
         if key not in ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE:
             raise KeyError(f"'{env_name}' is not a MetaWorld v3 environment")
         self._env = ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[key](seed=seed)
-        self._env._freeze_rand_vec = False  # draw a new layout at each seeded reset
-        self._env.seeded_rand_vec = True
+        self.layout = layout
+        if layout is None:
+            self._env._freeze_rand_vec = False  # draw a new layout at each seeded reset
+            self._env.seeded_rand_vec = True
+        else:
+            apply_layout(self._env, layout)
         self._env.max_path_length = max_episode_steps
         self.env_name = env_name
         self.max_episode_steps = max_episode_steps
@@ -84,6 +92,9 @@ class MetaWorldEnv(EnvCapabilities, gym.Env):
         obs, reward, _, truncated, info = self._env.step(action)
         self._steps += 1
         success = bool(info["success"])
+        radius = self.layout.success_radius if self.layout is not None else None
+        if radius is not None:  # the reference's threshold on v3's own object-to-goal distance
+            success = float(info["obj_to_target"]) <= radius
         out = {
             "success": success,
             "gt_reward": float(reward),
@@ -165,4 +176,12 @@ def expert_for(env: MetaWorldEnv):
         )
         cls = next(v for k, v in vars(mod).items() if k.endswith("Policy") and k != "Policy")
     policy = cls()
-    return lambda obs, info=None: np.clip(policy.get_action(obs), -1, 1).astype(np.float32)
+    hidden_goal = getattr(env, "layout", None) is not None and not env.layout.goal_observable
+
+    def act(obs: np.ndarray, info: Any = None) -> np.ndarray:
+        if hidden_goal:  # the expert is privileged: it reads the goal the observation hides
+            obs = np.array(obs, np.float64)
+            obs[-3:] = env._env._get_pos_goal()
+        return np.clip(policy.get_action(obs), -1, 1).astype(np.float32)
+
+    return act
