@@ -37,6 +37,8 @@ class Budget:
     #: offline (IQL) settings for trajectory tasks such as ALFRED
     offline_episodes: int = 300
     offline_updates: int = 20000
+    #: logged-data mix (source -> share, benchmark/offline_data.py); None = the task's default
+    offline_mix: dict[str, float] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

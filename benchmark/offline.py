@@ -72,7 +72,7 @@ EVAL_EPISODES_MIN = 20
 
 def resolve_task(name: str, backend: str | None) -> TaskSpec:
     """The task on the requested backend (`--backend thor` turns alfred/x into alfred-thor/x)."""
-    if backend and name.startswith("alfred/"):
+    if backend and name.split("/", 1)[0] in ("alfred", "alfred-v2"):
         from envs.alfred import get_alfred_task
 
         return get_alfred_task(name, backend=backend)
@@ -203,6 +203,7 @@ def run_offline(
             task,
             budget.offline_episodes,
             seed=cfg.seed,
+            mix=budget.offline_mix,
             max_episode_steps=max_len,
         )
     env = task.make_env(cfg.seed)

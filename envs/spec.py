@@ -71,6 +71,9 @@ class TaskSpec:
     #: which backend implements the task (e.g. "mujoco", "twin", "thor", "zmq")
     backend: str = ""
     description: str = ""
+    #: offline tasks: default mix of logged episodes by source (benchmark/offline_data.py SOURCES
+    #: -> share); None = that module's DEFAULT_MIX. A budget's `offline_mix` overrides it.
+    offline_mix: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly description recorded in every run's resolved config."""
