@@ -188,3 +188,12 @@ def test_thor_backend_follows_the_same_observation_rule() -> None:
         if term or trunc:
             break
     assert info["success"] and seen_at is not None
+
+
+def test_texts_of_invalid_actions_name_no_unseen_object() -> None:
+    env = get_task("alfred-v2/pick-cool-then-place").make_env(0)
+    env.reset(seed=1)
+    apple = env.state.objects_of_class("Apple")[0]
+    _, _, _, _, info = env.step(encode("take", apple))
+    assert info["invalid_action"] and "apple" not in info["invalid_reason"].lower()
+    assert "apple" not in info["action_text"].lower()

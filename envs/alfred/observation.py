@@ -1,6 +1,6 @@
 """The policy's observation: a compact, goal-relational float32 vector of the symbolic state.
 
-Layout (OBS_DIM = 24 + 12 x 11 + 10 x 13 = 286):
+Layout (OBS_DIM = 26 + 12 x 11 + 10 x 13 = 288; v2: PARTIAL_OBS_DIM = 302):
 
     global      agent location one-hot (12 receptacle slots + "middle of the room"), hand full,
                 holding a goal object, holding a loaded goal container, a goal object has the
