@@ -101,3 +101,9 @@ def test_v2_protocol_fixes_the_mix_and_keeps_the_old_protocol() -> None:
         old.tasks[0] == "alfred/pick-cool-then-place" and "offline_mix" not in old.budget_overrides
     )
     assert old.resolved_budget()["offline_mix"] is None
+
+
+def test_stats_list_flawed_sources_only_when_used(flawed) -> None:
+    old = build_dataset(get_task("alfred/pick-cool-then-place"), 4, seed=0).stats()
+    assert "one_short_episodes" not in old and "random_episodes" in old
+    assert flawed.stats()["one_short_episodes"] == 6 and flawed.stats()["one_short_success"] == 0
