@@ -48,6 +48,8 @@ class Budget:
     #: offline (IQL) settings for trajectory tasks such as ALFRED
     offline_episodes: int = 300
     offline_updates: int = 20000
+    #: logged-data mix (source -> share, benchmark/loops/offline_data.py); None = the task's default
+    offline_mix: dict[str, float] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,7 +175,7 @@ class Resolved:
 
 def resolve_task(name: str, backend: str | None) -> TaskSpec:
     """The task on the requested backend (`--backend thor` turns alfred/x into alfred-thor/x)."""
-    if backend and name.startswith("alfred/"):
+    if backend and name.split("/", 1)[0] in ("alfred", "alfred-v2"):
         from envs.alfred import get_alfred_task
 
         return get_alfred_task(name, backend=backend)

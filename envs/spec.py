@@ -97,6 +97,9 @@ class TaskSpec:
     #: which backend implements the task (e.g. "mujoco", "twin", "thor", "zmq")
     backend: str = ""
     description: str = ""
+    #: offline tasks: default mix of logged episodes by source (benchmark/loops/offline_data.py SOURCES
+    #: -> share); None = that module's DEFAULT_MIX. A budget's `offline_mix` overrides it.
+    offline_mix: dict[str, float] | None = None
 
     def make(self, seed: int, max_episode_steps: int | None = None) -> gym.Env:
         """`make_env(seed)` under gymnasium's `TimeLimit`: the one place a run caps its episodes.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from benchmark.agents.sac import SACConfig
+
 from benchmark.leaderboard.protocol import load_protocols
 from benchmark.leaderboard.validate import validate_files
 from envs import get_task

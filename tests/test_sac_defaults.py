@@ -10,9 +10,9 @@ import math
 
 import pytest
 import torch
+from benchmark.agents.sac import SAC, Actor, EnsembleLinear, SACConfig, TwinQ
 from torch import nn
 
-from benchmark.agents.sac import SAC, Actor, EnsembleLinear, SACConfig, TwinQ
 from benchmark.cli import main as cli_main
 
 #: the old behaviour, as `--sac-opt` spells it and the old leaderboard protocols pin it

@@ -157,7 +157,11 @@ def run_offline(
     max_len = parts.max_episode_steps
     with h.timed("dataset"):
         data = build_dataset(
-            task, budget.offline_episodes, seed=cfg.seed, max_episode_steps=max_len
+            task,
+            budget.offline_episodes,
+            seed=cfg.seed,
+            mix=budget.offline_mix,
+            max_episode_steps=max_len,
         )
     env = task.make_env(cfg.seed)  # renders the oracle's frames; never stepped
     eval_env = task.make(cfg.seed + 1, max_len)

@@ -1,9 +1,12 @@
-"""Logged datasets for offline RL on discrete tasks (ALFRED): expert, noisy-expert and random.
+"""Logged datasets for offline RL on discrete tasks (ALFRED): expert, noisy-expert, random, flawed.
 
 ERL-VLM trains IQL on ALFRED from a fixed dataset whose rewards come from the learned reward
 model. `build_dataset` rolls out a seeded mix of episodes on a task — the task's expert, the
-expert with probability-epsilon random *valid* actions, and uniformly random valid actions — and
-keeps, per transition t (state s_t, action a_t, next state s_t+1):
+expert with probability-epsilon random *valid* actions, uniformly random valid actions, and (for
+tasks whose expert supports them, the ALFRED twin) the expert with one deliberate mistake:
+`wrong_object`, `wrong_appliance`, `one_short` (envs/alfred/flaws.py; a flawed expert that
+considers itself done ends its episode early, as a timeout) — and keeps, per transition t
+(state s_t, action a_t, next state s_t+1):
 
     obs, next_obs        float32 [N, obs_dim]   policy observations of s_t and s_t+1
     actions              int64   [N]            a_t
@@ -12,7 +15,7 @@ keeps, per transition t (state s_t, action a_t, next state s_t+1):
     episode_ids, steps   int64   [N]            episode number (0..), index of t in it
     frames               uint8   [N, H, W, 3]   s_t+1 rendered at the reward model's size
     snapshots            float64 [N, S]         s_t+1's snapshot (oracle frames are redrawn from it)
-    sources              int8    [N]            0 expert, 1 noisy expert, 2 random (see SOURCES)
+    sources              int8    [N]            index into SOURCES (0 expert, 1 noisy, 2 random, ...)
     rewards              float32 [N]            empty (zeros) until relabelled by a reward method
     privileged           dict of [N] arrays     gt_reward, sparse_reward, success, progress (of s_t+1)
 
@@ -35,8 +38,12 @@ import torch
 
 from envs.spec import TaskSpec
 
-SOURCES = ("expert", "noisy", "random")
-#: default shares of expert / noisy-expert / random episodes, and the noisy expert's epsilon.
+SOURCES = ("expert", "noisy", "random", "wrong_object", "wrong_appliance", "one_short")
+#: sources that need the task's expert to take `flaw=<source>` (make_expert(env, flaw, rng))
+FLAWED_SOURCES = SOURCES[3:]
+#: The mix used when neither the budget (`offline_mix`, e.g. from a leaderboard protocol's
+#: budget_overrides) nor the task (TaskSpec.offline_mix, e.g. the ALFRED twin v2's failure-heavy
+#: one) names one: shares of expert / noisy-expert / random episodes.
 #: Expert-light on purpose: with many clean demonstrations even a sparse reward (or plain
 #: imitation) solves the twin's tasks, and the benchmark could not tell reward methods apart.
 #: This mix gives ~30-40 % successful episodes, many partial ones (the noisy expert) and many
@@ -45,6 +52,7 @@ SOURCES = ("expert", "noisy", "random")
 #: 4 suite tasks x 3 seeds): still enough successes for sparse to reach 98-100 %, like erl-vlm
 #: and rbrl, so telling the methods apart on the twin needs a mix with fewer successes.
 DEFAULT_MIX = (0.1, 0.4, 0.5)
+Mix = tuple[float, ...] | dict[str, float]
 DEFAULT_EPSILON = 0.6
 PRIVILEGED_COLUMNS = ("gt_reward", "sparse_reward", "success", "progress")
 _ARRAYS = (
@@ -137,6 +145,8 @@ class OfflineDataset:
         out: dict[str, Any] = {"transitions": self.size, "episodes": len(self.episodes())}
         for k, name in enumerate(SOURCES):
             eps = [e for e in self.episodes() if self.sources[e[0]] == k]
+            if not eps and name in FLAWED_SOURCES:
+                continue  # listed only when used, so datasets without them report as before
             out[f"{name}_episodes"] = len(eps)
             out[f"{name}_success"] = (
                 float(np.mean([self.privileged["success"][e].any() for e in eps])) if eps else 0.0
@@ -194,6 +204,32 @@ def episode_seeds(seed: int, count: int, purpose: str = "data") -> np.ndarray:
     return np.random.default_rng([int(seed), key]).integers(0, 2**31, size=count)
 
 
+def mix_counts(mix: Mix, episodes: int) -> dict[str, int]:
+    """Episodes per source: round(share x episodes) for every source but `random`, which takes
+    the remainder (so the counts always sum to `episodes`). A tuple lists shares in SOURCES
+    order; a dict names them. Bad mixes raise ValueError with one line saying what to fix."""
+    shares = dict(zip(SOURCES, mix, strict=False)) if not isinstance(mix, dict) else dict(mix)
+    unknown = sorted(set(shares) - set(SOURCES))
+    if unknown:
+        raise ValueError(
+            f"unknown data source(s) {unknown} in the mix; known: {', '.join(SOURCES)}"
+        )
+    if any(float(v) < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+        raise ValueError(f"the mix {shares} must have shares >= 0 that sum to 1")
+    counts = {k: int(round(float(shares.get(k, 0.0)) * episodes)) for k in SOURCES if k != "random"}
+    counts["random"] = episodes - sum(counts.values())
+    if counts["random"] < 0:
+        raise ValueError(f"the mix {shares} rounds to more than {episodes} episodes")
+    return {k: counts[k] for k in SOURCES if counts[k] or k in SOURCES[:3]}
+
+
+def resolve_mix(task: TaskSpec, mix: Mix | None) -> Mix:
+    """The mix a run uses: the one given (budget/protocol), else the task's, else DEFAULT_MIX."""
+    if mix is not None:
+        return mix
+    return getattr(task, "offline_mix", None) or DEFAULT_MIX
+
+
 def _policy_for(source: str, expert: Any, rng: np.random.Generator, epsilon: float):
     def act(obs: np.ndarray, info: dict[str, Any]) -> int:
         valid = np.flatnonzero(info["action_mask"])
@@ -204,36 +240,59 @@ def _policy_for(source: str, expert: Any, rng: np.random.Generator, epsilon: flo
     return act
 
 
+def _episode_policy(
+    task: TaskSpec, env: Any, kind: str, expert: Any, rngs: tuple[np.random.Generator, ...], eps
+):
+    """The policy of one episode; flawed experts are made per episode (they pick their mistake
+    from the scene) and draw from their own generator, so adding them leaves the other
+    sources' draws as they were."""
+    rng, flaw_rng = rngs
+    if kind not in FLAWED_SOURCES:
+        return _policy_for(kind, expert, rng, eps)
+    try:
+        return task.make_expert(env, flaw=kind, rng=flaw_rng)
+    except TypeError:
+        raise ValueError(
+            f"{task.name}'s expert has no flawed variants; use a mix of expert, noisy and random "
+            "episodes"
+        ) from None
+
+
 def build_dataset(
     task: TaskSpec,
     episodes: int,
     seed: int = 0,
-    mix: tuple[float, float, float] = DEFAULT_MIX,
+    mix: Mix | None = None,
     epsilon: float = DEFAULT_EPSILON,
     frame_size: int | None = None,
     max_episode_steps: int | None = None,
 ) -> OfflineDataset:
-    """Roll out `episodes` episodes: round(mix * episodes) expert / noisy-expert / random ones
-    (the last kind takes the remainder), each on its own scene; deterministic in `seed`."""
+    """Roll out `episodes` episodes: round(share * episodes) of each source in the mix (random
+    takes the remainder; `mix_counts`), each on its own scene; deterministic in `seed`. `mix`
+    None = the task's default (`resolve_mix`)."""
     if task.make_expert is None:
         raise ValueError(f"{task.name} has no expert; offline datasets need one")
     if task.action_kind != "discrete":
         raise ValueError(f"{task.name} is not a discrete-action task")
     frame_size = frame_size or task.reward_frame_size
     max_steps = max_episode_steps or task.max_episode_steps
-    counts = [int(round(m * episodes)) for m in mix[:2]]
-    counts.append(episodes - sum(counts))
-    kinds = [k for k, n in zip(SOURCES, counts, strict=True) for _ in range(n)]
-    rng = np.random.default_rng([int(seed), 0xAC7])
+    counts = mix_counts(resolve_mix(task, mix), episodes)
+    kinds = [k for k, n in counts.items() for _ in range(n)]
+    rngs = (np.random.default_rng([int(seed), 0xAC7]), np.random.default_rng([int(seed), 0xF1A]))
     env = task.make_env(seed)
     expert = task.make_expert(env)
     cols: dict[str, list[Any]] = {k: [] for k in (*_ARRAYS, *PRIVILEGED_COLUMNS)}
     for ep, (kind, scene) in enumerate(zip(kinds, episode_seeds(seed, episodes), strict=True)):
         obs, info = env.reset(seed=int(scene))
-        act = _policy_for(kind, expert, rng, epsilon)
+        act = _episode_policy(task, env, kind, expert, rngs, epsilon)
         for t in range(max_steps):
             mask = info["action_mask"]
             a = act(obs, info)
+            if a is None:  # a flawed expert that stops: the episode ends here, as a timeout
+                if t == 0:
+                    raise RuntimeError(f"the {kind} expert of {task.name} stopped before acting")
+                cols["timeouts"][-1] = True
+                break
             next_obs, _, term, trunc, info = env.step(a)
             trunc = trunc or t == max_steps - 1
             for k, v in (
@@ -283,7 +342,7 @@ def build_dataset(
         "task": task.name,
         "seed": int(seed),
         "episodes": int(episodes),
-        "mix": dict(zip(SOURCES, counts, strict=True)),
+        "mix": counts,
         "epsilon": float(epsilon),
         "frame_size": int(frame_size),
         "max_episode_steps": int(max_steps),

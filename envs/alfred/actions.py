@@ -74,6 +74,8 @@ def describe(s: SceneState, a: int) -> str:
         return s.receptacles[i].name if i < len(s.receptacles) else f"<empty receptacle slot {i}>"
 
     def obj(i: int) -> str:
+        if i < len(s.objects) and not s.is_known(i):
+            return f"<unseen object slot {i}>"
         return s.objects[i].name if i < len(s.objects) else f"<empty object slot {i}>"
 
     return {
@@ -105,6 +107,8 @@ def why_invalid(s: SceneState, a: int) -> str | None:
         if slot >= len(s.objects):
             return f"object slot {slot} is empty in this scene"
         target = s.objects[slot]
+        if not s.is_known(slot):  # partially observable twin: say nothing about unseen objects
+            return f"nothing seen in object slot {slot} yet; look into receptacles first"
         if verb == "take":
             if held is not None:
                 return f"hands are full (holding {held.name})"

@@ -4,6 +4,12 @@ Replanning every step (rather than replaying a fixed plan) lets the same expert 
 the random actions of the noisy-expert datasets: whatever the state, it clears its hands of the
 wrong thing, fetches what the goal needs, uses the appliance, and delivers. It reads the twin's
 state directly (it is the privileged expert used to build datasets and to check ratings).
+
+On the partially observable twin (v2) the planner plans with what the agent has seen only: it
+takes objects it has seen, and while the object it needs is still unseen it searches, looking
+into the receptacles it has not looked into yet (door-less ones first: one step each, then the
+ones behind doors: go there and open), so its trajectories are ones an agent seeing only the
+observation could have produced.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from envs.alfred.actions import CLEAN, COOL, HEAT, OPEN, PUT, TOGGLE, encode, why_invalid
 from envs.alfred.catalog import NOT_RECEPTACLE, STATE_CHANGE
@@ -63,12 +70,29 @@ def _drop_anywhere(s: SceneState, avoid: set[str]) -> int:
     raise PlanningError("no receptacle to put the held object in")
 
 
+def _search(s: SceneState) -> int:
+    """Look into the next receptacle not looked into yet (door-less first, then lowest slot)."""
+    todo = [
+        i
+        for i, r in enumerate(s.receptacles)
+        if not s.is_searched(i) and r.cls not in NOT_RECEPTACLE
+    ]
+    if not todo:
+        raise PlanningError("searched every receptacle and did not find what the task needs")
+    best = min(todo, key=lambda i: (s.receptacles[i].openable, i))
+    return _goto_or(s, best, OPEN)
+
+
 def _fetch(s: SceneState, candidates: list[int], avoid: set[str]) -> int | None:
-    """Action towards holding one of `candidates`; None if one is already held."""
+    """Action towards holding one of `candidates`; None if one is already held. Unseen ones
+    are not candidates: with none seen, the hands are cleared and the search goes on."""
     if s.held in candidates:
         return None
     if s.held != NOWHERE:
         return _drop_anywhere(s, avoid)
+    candidates = [o for o in candidates if s.is_known(o)]
+    if not candidates:
+        return _search(s)
     # nearest first: one lying where the agent stands
     target = min(candidates, key=lambda o: (s.where(o) != s.agent, o))
     loc = s.where(target)
@@ -108,6 +132,9 @@ def expert_action(s: SceneState) -> int:
         step = _fetch(s, objs, avoid | {g.mrecep})
         if step is not None:
             return step
+        movs = [m for m in movs if s.is_known(m)]
+        if not movs:
+            return _search(s)
         mov = min(movs, key=lambda m: (s.where(m) != s.agent, m))
         return _goto_or(s, s.where(mov), encode("put_in", mov))
     change = STATE_CHANGE.get(t)
@@ -126,8 +153,18 @@ def expert_action(s: SceneState) -> int:
     return step if step is not None else _deliver(s, g.parent)
 
 
-def make_expert(env: gym.Env) -> Callable[..., Any]:
-    """TaskSpec.make_expert: a callable (obs, info) -> action reading `env`'s live state."""
+def make_expert(
+    env: gym.Env, flaw: str | None = None, rng: np.random.Generator | None = None
+) -> Callable[..., Any]:
+    """TaskSpec.make_expert: a callable (obs, info) -> action reading `env`'s live state.
+
+    `flaw` asks for the expert with one deliberate mistake instead (envs/alfred/flaws.py:
+    wrong_object, wrong_appliance, one_short), made for the episode just reset; it returns None
+    when it stops. `rng` draws its wrong choice."""
+    if flaw is not None:
+        from envs.alfred.flaws import make_flawed_expert
+
+        return make_flawed_expert(env, flaw, rng if rng is not None else np.random.default_rng())
     base = env.unwrapped
 
     def act(obs: Any = None, info: Any = None) -> int:

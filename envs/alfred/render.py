@@ -7,6 +7,10 @@ hot = red ring, cold = blue ring, cleaned = yellow sparkle, dirty = brown spots;
 drawn as a light interior with the door swung aside, a closed one as a solid panel with a handle;
 a lamp that is on glows yellow. Text is drawn from 128 px up; below that the colours carry it.
 Everything is a pure function of (state, size), so the same snapshot gives the same bytes.
+
+On the partially observable twin (v2) a receptacle the agent has not looked into shows none of
+its contents, door or no door, and carries a "?" (a grey dot below 128 px): the frame, like the
+observation, holds only what the agent has seen.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ COLD = (0, 112, 255)
 SPARKLE = (255, 236, 60)
 DIRT = (104, 66, 28)
 LAMP_ON = (255, 232, 80)
+UNSEEN = (120, 120, 120)
 TEXT_MIN_SIZE = 128
 
 
@@ -211,6 +216,8 @@ class _Painter:
             d.rectangle(
                 (bx0, by0, bx1, by1), fill=_darker(colour, 0.15), outline=INK, width=self.line
             )
+            if not s.is_searched(i):
+                self.unseen(d, (bx0, by0, bx1, by1), _darker(colour, 0.15))
             hx = bx1 - (bx1 - bx0) * 0.15
             d.line(
                 (hx, by0 + (by1 - by0) * 0.3, hx, by1 - (by1 - by0) * 0.3),
@@ -224,7 +231,24 @@ class _Painter:
             dw = max(2, (bx1 - bx0) * 0.12)
             d.rectangle((bx0, by0, bx0 + dw, by1), fill=_darker(colour, 0.15), outline=INK)
             bx0 += dw
-        self.contents(d, s, i, (bx0, by0, bx1, by1), fill)
+        if s.is_searched(i):
+            self.contents(d, s, i, (bx0, by0, bx1, by1), fill)
+        else:
+            self.unseen(d, (bx0, by0, bx1, by1), fill)
+
+    def unseen(self, d: ImageDraw.ImageDraw, box: tuple[float, ...], bg: tuple[int, int, int]):
+        """Mark a receptacle whose contents the agent has not seen (partially observable twin)."""
+        bx0, by0, bx1, by1 = box
+        cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
+        if self.text:
+            px = round(min(bx1 - bx0, by1 - by0) * 0.5)
+            font = _font(px)
+            w = d.textlength("?", font=font)
+            ink = INK if sum(bg) > 330 else (250, 250, 250)
+            d.text((cx - w / 2, cy - px * 0.6), "?", fill=ink, font=font)
+        else:
+            r = max(1.5, self.obj_r * 0.8)
+            d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=UNSEEN)
 
     def contents(
         self,

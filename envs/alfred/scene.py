@@ -32,6 +32,7 @@ from envs.alfred.catalog import (
     TaskGoal,
     display,
 )
+from envs.alfred.versions import V1, TwinVersion
 
 #: fixed sizes: every ALFRED twin task has the same observation and action spaces
 RECEP_SLOTS = 12
@@ -39,6 +40,8 @@ OBJECT_SLOTS = 10
 #: layout cells of the frame (4 columns x 3 rows), one per receptacle slot
 GRID_COLS, GRID_ROWS = 4, 3
 SNAPSHOT_VERSION = 1.0
+#: snapshots of the partially observable twin (v2): the header's spare field holds what was seen
+PARTIAL_SNAPSHOT_VERSION = 2.0
 NOWHERE = -1  # agent in the middle of the room; object held or inside another object
 
 
@@ -100,9 +103,35 @@ class SceneState:
     held: int = NOWHERE  # object slot in hand
     seed: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    #: ALFWorld's perception rule (twin v2): only what the agent has seen is observed
+    partial: bool = False
+    #: bit r: receptacle slot r has been looked into; bit o: object slot o has been seen
+    searched: int = 0
+    known: int = 0
 
     def copy(self) -> SceneState:
         return copy.deepcopy(self)
+
+    def is_searched(self, r: int) -> bool:
+        """The agent has seen what is in/on receptacle `r` (always, on the fully observed twin)."""
+        return not self.partial or bool(self.searched >> r & 1)
+
+    def is_known(self, o: int) -> bool:
+        """The agent has seen object `o`; objects move only with the agent, so it stays known."""
+        return not self.partial or bool(self.known >> o & 1)
+
+    def look(self) -> None:
+        """Standing at an open or door-less receptacle shows everything in/on it (ALFWorld)."""
+        if not self.partial:
+            return
+        if self.held != NOWHERE:
+            self.known |= 1 << self.held
+        if self.agent == NOWHERE or not self.receptacles[self.agent].accessible:
+            return
+        self.searched |= 1 << self.agent
+        for o in range(len(self.objects)):
+            if not self.is_held(o) and self.where(o) == self.agent:
+                self.known |= 1 << o
 
     def where(self, o: int) -> int:
         """Receptacle slot an object is at, following containers and the agent's hand."""
@@ -146,13 +175,16 @@ def _required_receptacles(goal: TaskGoal) -> list[str]:
     return need
 
 
-def generate_scene(goal: TaskGoal, seed: int) -> SceneState:
-    """A random household around `goal`: same (goal, seed), same scene, on every machine."""
-    rng = np.random.default_rng([int(seed), TASK_TYPE_INDEX[goal.task_type], 0xA1F])
+def generate_scene(goal: TaskGoal, seed: int, version: TwinVersion = V1) -> SceneState:
+    """A random household around `goal`: same (goal, seed, version), same scene, on every
+    machine. v1's scenes are the first twin's, draw for draw; other versions use their own
+    generator key, counts, and may start goal objects behind doors."""
+    key = [int(seed), TASK_TYPE_INDEX[goal.task_type], 0xA1F]
+    rng = np.random.default_rng(key if version.name == "v1" else [*key, int(version.name[1:])])
     kitchen = goal.room == "kitchen"
     pool = KITCHEN_RECEPTACLES if kitchen else BEDROOM_RECEPTACLES
     classes = list(dict.fromkeys(_required_receptacles(goal)))
-    n_recep = int(rng.integers(7, RECEP_SLOTS + 1))
+    n_recep = int(rng.integers(version.receptacles[0], version.receptacles[1] + 1))
     while len(classes) < n_recep:
         c = str(pool[int(rng.integers(len(pool)))])
         if classes.count(c) < MAX_INSTANCES.get(c, 1):
@@ -171,7 +203,7 @@ def generate_scene(goal: TaskGoal, seed: int) -> SceneState:
     if goal.mrecep:
         targets.append(goal.mrecep)
     obj_pool = [c for c in (KITCHEN_OBJECTS if kitchen else BEDROOM_OBJECTS) if c not in targets]
-    n_obj = int(rng.integers(max(4, len(targets) + 2), OBJECT_SLOTS + 1))
+    n_obj = int(rng.integers(max(version.min_objects, len(targets) + 2), OBJECT_SLOTS + 1))
     n_distract = min(n_obj - len(targets), len(obj_pool))
     distractors = [str(c) for c in rng.choice(obj_pool, size=n_distract, replace=False)]
     obj_classes = sorted(targets + distractors, key=lambda c: OBJECT_INDEX[c])
@@ -180,18 +212,23 @@ def generate_scene(goal: TaskGoal, seed: int) -> SceneState:
     forbidden_goal_locs |= {i for i, r in enumerate(receptacles) if r.cls == goal.appliance}
     placeable = [i for i, r in enumerate(receptacles) if r.cls not in NOT_RECEPTACLE]
     goal_starts = [i for i in placeable if i not in forbidden_goal_locs]
+    behind_doors = [i for i in goal_starts if receptacles[i].openable] or goal_starts
     objects: list[Obj] = []
     for cls in obj_classes:
         number = sum(o.cls == cls for o in objects) + 1
         is_goal = cls in (goal.object, goal.mrecep)
         choices = goal_starts if is_goal else placeable
+        if is_goal and version.hidden_goal > 0 and rng.random() < version.hidden_goal:
+            choices = behind_doors
         objects.append(Obj(cls, number, int(choices[int(rng.integers(len(choices)))])))
     for o in objects:
         if goal.task_type == "pick_clean_then_place_in_recep" and o.cls == goal.object:
             o.dirty = True
         elif o.cls in MOVABLE_RECEPTACLES or o.cls in ("Apple", "Potato", "Tomato"):
             o.dirty = bool(rng.random() < 0.3)
-    return SceneState(goal, receptacles, objects, seed=int(seed))
+    state = SceneState(goal, receptacles, objects, seed=int(seed), partial=version.partial)
+    state.look()
+    return state
 
 
 # --- snapshot codec -------------------------------------------------------------------------
@@ -211,7 +248,7 @@ def to_snapshot(s: SceneState) -> np.ndarray:
     v = np.full(SNAPSHOT_DIM, -1.0)
     g = s.goal
     v[:_HEADER] = [
-        SNAPSHOT_VERSION,
+        PARTIAL_SNAPSHOT_VERSION if s.partial else SNAPSHOT_VERSION,
         TASK_TYPE_INDEX[g.task_type],
         OBJECT_INDEX[g.object],
         _code(RECEP_INDEX, g.parent),
@@ -222,7 +259,7 @@ def to_snapshot(s: SceneState) -> np.ndarray:
         s.agent,
         s.held,
         s.seed,
-        0.0,
+        float(s.searched | s.known << RECEP_SLOTS) if s.partial else 0.0,
     ]
     base = _HEADER
     for i, r in enumerate(s.receptacles):
@@ -247,10 +284,11 @@ def to_snapshot(s: SceneState) -> np.ndarray:
 def from_snapshot(v: np.ndarray) -> SceneState:
     """Inverse of `to_snapshot`."""
     v = np.asarray(v, dtype=np.float64)
-    if v.shape != (SNAPSHOT_DIM,) or v[0] != SNAPSHOT_VERSION:
+    if v.shape != (SNAPSHOT_DIM,) or v[0] not in (SNAPSHOT_VERSION, PARTIAL_SNAPSHOT_VERSION):
         raise ValueError(
             f"not an ALFRED-twin snapshot (shape {v.shape}, version {v[0] if v.size else None}); "
-            f"expected shape ({SNAPSHOT_DIM},) and version {SNAPSHOT_VERSION}"
+            f"expected shape ({SNAPSHOT_DIM},) and version {SNAPSHOT_VERSION} or "
+            f"{PARTIAL_SNAPSHOT_VERSION}"
         )
     h = [int(x) for x in v[:_HEADER]]
     goal = TaskGoal(
@@ -284,4 +322,16 @@ def from_snapshot(v: np.ndarray) -> SceneState:
                 bool(cleaned),
             )
         )
-    return SceneState(goal, receptacles, objects, agent=h[8], held=h[9], seed=h[10])
+    partial = v[0] == PARTIAL_SNAPSHOT_VERSION
+    seen = h[11] if partial else 0
+    return SceneState(
+        goal,
+        receptacles,
+        objects,
+        agent=h[8],
+        held=h[9],
+        seed=h[10],
+        partial=bool(partial),
+        searched=seen & (1 << RECEP_SLOTS) - 1,
+        known=seen >> RECEP_SLOTS,
+    )

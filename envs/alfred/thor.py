@@ -12,6 +12,12 @@ pin; the `alfred-thor` extra), an X server (DISPLAY, or x_display=) and download
 build on first start. None of that exists on the CI machine, which tests this module with a
 fake controller. Snapshots are the episode's task index and action history; a frame not in the
 in-memory cache is redrawn by replaying that history and then the live episode's.
+
+`alfred-thor-v2/...` (partial=True) applies the partially observable twin's rule to the
+observation: what the slots hold counts only once the agent has stood at the receptacle with
+its door open (observation.py; the agent's memory of what it saw is kept across steps), and
+the planner searches for what it has not seen. THOR's ego frames show only what is in view
+anyway.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from envs.alfred.actions import (
     why_invalid,
 )
 from envs.alfred.catalog import TaskGoal
-from envs.alfred.observation import OBS_DIM, STRUCTURE, encode_observation
+from envs.alfred.observation import STRUCTURE, encode_observation, obs_dim, structure
 from envs.alfred.planner import make_expert
 from envs.alfred.thor_bridge import (
     SlotMap,
@@ -50,6 +56,7 @@ from envs.alfred.thor_bridge import (
     thor_calls,
 )
 from envs.alfred.traj_data import AlfredTrajTask, find_task_files, parse_traj_data
+from envs.alfred.versions import V1, TwinVersion, get_version
 from envs.spec import EnvCapabilities, TaskSpec
 
 THOR_VERSION = "2.1.0"
@@ -125,6 +132,7 @@ class ThorAlfredEnv(EnvCapabilities, gym.Env):
         strict: bool = False,
         controller_factory: Callable[[], Any] | None = None,
         frame_cache: int = 1024,
+        partial: bool = False,
     ) -> None:
         if not task_files:
             raise ThorUnavailableError("no ALFRED task files given")
@@ -133,7 +141,9 @@ class ThorAlfredEnv(EnvCapabilities, gym.Env):
         self.strict = strict
         self._factory = controller_factory or default_controller
         self._controller: Any = None
-        self.observation_space = spaces.Box(0.0, 1.0, (OBS_DIM,), np.float32)
+        self.partial = partial
+        self.observation_space = spaces.Box(0.0, 1.0, (obs_dim(partial),), np.float32)
+        self.obs_structure = structure(partial)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.action_space.seed(seed)
         self._scene_rng = np.random.default_rng(seed)
@@ -177,11 +187,17 @@ class ThorAlfredEnv(EnvCapabilities, gym.Env):
         self.agent = -1
         self.steps = 0
         self.history = []
+        self._seen = (0, 0)  # what the agent has looked into / seen (partial observation)
         self._sync()
 
     def _sync(self) -> None:
         meta = self.event.metadata
         self.state = abstract_state(meta, self.slots, self.goal, self.agent, self.changes)
+        if self.partial:
+            self.state.partial = True
+            self.state.searched, self.state.known = self._seen
+            self.state.look()
+            self._seen = (self.state.searched, self.state.known)
         self._remember_frame()
 
     # --- gymnasium API ------------------------------------------------------------------------
@@ -303,7 +319,11 @@ def data_root() -> Path:
 
 
 def make_thor_env(
-    goal: TaskGoal, match_classes: bool, seed: int, max_episode_steps: int = 30
+    goal: TaskGoal,
+    match_classes: bool,
+    seed: int,
+    max_episode_steps: int = 30,
+    version: str | TwinVersion = V1,
 ) -> gym.Env:
     files = find_task_files(data_root(), goal, match_classes)
     if not files:
@@ -313,18 +333,24 @@ def make_thor_env(
             f"no ALFRED task files for {goal.task_type} with {goal.variant} under {data_root()}; "
             f"variants there (object-mrecep-parent): {', '.join(variants[:20]) or 'none'}"
         )
-    return ThorAlfredEnv(files, seed=seed, max_episode_steps=max_episode_steps)
+    partial = get_version(version).partial
+    return ThorAlfredEnv(files, seed=seed, max_episode_steps=max_episode_steps, partial=partial)
 
 
-def thor_spec(name: str, goal: TaskGoal, match_classes: bool = True) -> TaskSpec:
-    """Spec of an alfred-thor task; building it imports nothing from ai2thor."""
+def thor_spec(
+    name: str, goal: TaskGoal, match_classes: bool = True, version: str | TwinVersion = V1
+) -> TaskSpec:
+    """Spec of an alfred-thor task; building it imports nothing from ai2thor. `version` sets
+    the observation rule (v2: partially observable) and the episode length cap."""
+    v = get_version(version)
+    steps = v.max_episode_steps
     return TaskSpec(
         name=name,
-        suite="alfred-thor",
+        suite="alfred-thor" + ("-v2" if v.partial else ""),
         instruction=goal.instruction(),
         levels=3,
-        max_episode_steps=30,
-        make_env=partial(make_thor_env, goal, match_classes),
+        max_episode_steps=steps,
+        make_env=partial(make_thor_env, goal, match_classes, max_episode_steps=steps, version=v),
         action_kind="discrete",
         reward_frame_size=64,
         oracle_frame_size=224,

@@ -5,6 +5,10 @@ next scene seed from the env's own generator (seeded by the constructor), so a r
 reproducible either way. Observation: `encode_observation` (float32, OBS_DIM). Action:
 `Discrete(N_ACTIONS)` with invalid actions masked.
 
+`version` picks the twin (envs/alfred/versions.py): "v1", the first, fully observed twin (the
+default), or "v2", partially observable as in ALFWorld with more distractors; v2's observation
+is longer (observation.PARTIAL_OBS_DIM) and `obs_structure` follows it.
+
 Invalid actions. By default (`strict=False`) an invalid action is *rejected*: the state does
 not change, the step still counts towards the time limit, the reward is 0 and `info` carries
 `invalid_action=True` and `invalid_reason` (e.g. "apple 1 is inside the closed fridge 1; open it
@@ -36,36 +40,41 @@ from envs.alfred.actions import (
     why_invalid,
 )
 from envs.alfred.catalog import TaskGoal
-from envs.alfred.observation import OBS_DIM, STRUCTURE, encode_observation
+from envs.alfred.observation import STRUCTURE, encode_observation, obs_dim, structure
 from envs.alfred.render import draw_state
 from envs.alfred.scene import SceneState, from_snapshot, generate_scene, to_snapshot
+from envs.alfred.versions import TwinVersion, get_version
 from envs.spec import EnvCapabilities
 
 
 class AlfredTwinEnv(EnvCapabilities, gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
-    #: slot layout of observation and actions (see observation.STRUCTURE)
+    #: slot layout of observation and actions (see observation.STRUCTURE); per version
     obs_structure = STRUCTURE
 
     def __init__(
         self,
         goal: TaskGoal,
         seed: int = 0,
-        max_episode_steps: int = 30,
+        max_episode_steps: int | None = None,
         strict: bool = False,
         render_size: int = 300,
+        version: str | TwinVersion = "v1",
     ) -> None:
         goal.validate()
         self.goal = goal
-        self.max_episode_steps = max_episode_steps
+        self.version = get_version(version)
+        self.max_episode_steps = max_episode_steps or self.version.max_episode_steps
         self.strict = strict
         self.render_mode = "rgb_array"
         self.render_size = render_size
-        self.observation_space = spaces.Box(0.0, 1.0, (OBS_DIM,), np.float32)
+        dim = obs_dim(self.version.partial)
+        self.observation_space = spaces.Box(0.0, 1.0, (dim,), np.float32)
+        self.obs_structure = structure(self.version.partial)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self._scene_rng = np.random.default_rng(seed)
         self.action_space.seed(seed)
-        self.state: SceneState = generate_scene(goal, int(self._scene_rng.integers(2**31)))
+        self.state: SceneState = self._scene(int(self._scene_rng.integers(2**31)))
         self.steps = 0
 
     # --- gymnasium API ------------------------------------------------------------------------
@@ -74,7 +83,7 @@ class AlfredTwinEnv(EnvCapabilities, gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         scene_seed = seed if seed is not None else int(self._scene_rng.integers(2**31))
-        self.state = generate_scene(self.goal, int(scene_seed))
+        self.state = self._scene(int(scene_seed))
         self.steps = 0
         info = self._info(0.0, None, None)
         info["scene_seed"] = int(scene_seed)
@@ -90,12 +99,16 @@ class AlfredTwinEnv(EnvCapabilities, gym.Env):
             raise InvalidActionError(f"cannot '{text}': {reason}")
         if reason is None:
             apply(self.state, a)
+            self.state.look()
         self.steps += 1
         after = goals.progress(self.state)
         info = self._info(after - before, reason, text)
         terminated = bool(info["success"])
         truncated = not terminated and self.steps >= self.max_episode_steps
         return encode_observation(self.state), float(info["gt_reward"]), terminated, truncated, info
+
+    def _scene(self, scene_seed: int) -> SceneState:
+        return generate_scene(self.goal, scene_seed, self.version)
 
     def _info(self, delta: float, reason: str | None, text: str | None) -> dict[str, Any]:
         done = goals.stage(self.state)
