@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from benchmark.config import get_budget
 from benchmark.loops.offline_data import (
     DEFAULT_MIX,
@@ -14,7 +15,6 @@ from benchmark.loops.offline_data import (
     mix_counts,
     resolve_mix,
 )
-
 from envs import get_task
 from envs.alfred import SUITE_V2
 from envs.alfred.versions import V2

@@ -140,6 +140,20 @@ def evaluate_policy(agent: IQL, env: Any, seeds: np.ndarray) -> tuple[float, flo
     return float(np.mean(wins)), float(np.mean(returns))
 
 
+def _dataset_columns(data: OfflineDataset, stats: dict[str, Any], levels: int) -> dict[str, Any]:
+    """The dataset's columns of every metric row, from the rewards IQL trains on (restored from
+    the checkpoint on a resume)."""
+    priv = data.privileged
+    return {
+        "episodes": stats["episodes"],
+        "train_success": float(np.mean(priv["success"][data.terminals | data.timeouts])),
+        # privileged, for the log only: no method ever sees progress
+        "reward_alignment": reward_alignment(
+            data.rewards, progress_levels(priv["progress"], priv["success"], levels)
+        ),
+    }
+
+
 def run_offline(
     cfg: RunConfig,
     progress: Callable[..., None] | None = None,
@@ -210,16 +224,7 @@ def run_offline(
         state.labelled = True
     resolved["relabel"] = state.relabel
     h.start(resolved)
-    # from the rewards IQL trains on (restored from the checkpoint on a resume)
-    row = {
-        "episodes": data_stats["episodes"],
-        "train_success": float(np.mean(data.privileged["success"][data.terminals | data.timeouts])),
-        # privileged, for the log only: no method ever sees progress
-        "reward_alignment": reward_alignment(
-            data.rewards,
-            progress_levels(data.privileged["progress"], data.privileged["success"], task.levels),
-        ),
-    }
+    row = _dataset_columns(data, data_stats, task.levels)
 
     def evaluate_and_log() -> None:
         with h.timed("eval"):

@@ -19,8 +19,8 @@ from functools import partial
 import gymnasium as gym
 
 from envs.alfred.catalog import DEFAULT_GOALS, SHORT_TO_TYPE, TASK_TYPES, TaskGoal, parse_variant
+from envs.alfred.experts import make_expert
 from envs.alfred.goals import subgoal_names
-from envs.alfred.planner import make_expert
 from envs.alfred.twin import AlfredTwinEnv
 from envs.alfred.versions import V1, V2, TwinVersion, get_version
 from envs.registry import register_resolver, register_suite, register_task

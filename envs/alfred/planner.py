@@ -14,12 +14,6 @@ observation could have produced.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import gymnasium as gym
-import numpy as np
-
 from envs.alfred.actions import CLEAN, COOL, HEAT, OPEN, PUT, TOGGLE, encode, why_invalid
 from envs.alfred.catalog import NOT_RECEPTACLE, STATE_CHANGE
 from envs.alfred.goals import success
@@ -153,24 +147,4 @@ def expert_action(s: SceneState) -> int:
     return step if step is not None else _deliver(s, g.parent)
 
 
-def make_expert(
-    env: gym.Env, flaw: str | None = None, rng: np.random.Generator | None = None
-) -> Callable[..., Any]:
-    """TaskSpec.make_expert: a callable (obs, info) -> action reading `env`'s live state.
-
-    `flaw` asks for the expert with one deliberate mistake instead (envs/alfred/flaws.py:
-    wrong_object, wrong_appliance, one_short), made for the episode just reset; it returns None
-    when it stops. `rng` draws its wrong choice."""
-    if flaw is not None:
-        from envs.alfred.flaws import make_flawed_expert
-
-        return make_flawed_expert(env, flaw, rng if rng is not None else np.random.default_rng())
-    base = env.unwrapped
-
-    def act(obs: Any = None, info: Any = None) -> int:
-        return expert_action(base.state)
-
-    return act
-
-
-__all__ = ["PlanningError", "expert_action", "make_expert"]
+__all__ = ["PlanningError", "expert_action"]

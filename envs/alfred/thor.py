@@ -44,8 +44,8 @@ from envs.alfred.actions import (
     why_invalid,
 )
 from envs.alfred.catalog import TaskGoal
+from envs.alfred.experts import make_expert
 from envs.alfred.observation import STRUCTURE, encode_observation, obs_dim, structure
-from envs.alfred.planner import make_expert
 from envs.alfred.thor_bridge import (
     SlotMap,
     StateChanges,
