@@ -18,6 +18,7 @@ import torch
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method, list_methods
 from envs.spec import TaskSpec
+from oracle_cache.teachers import UNANSWERED
 from oracle_cache.types import NO_PREFERENCE, Preference, Rating
 
 
@@ -186,6 +187,21 @@ def test_rating_methods_learn_to_rank_states_by_progress(name):
     r = method.reward(buffer.frames(np.arange(buffer.size)), buffer.observations(np.arange(0)))
     assert r.shape == (buffer.size,) and r.dtype == np.float32
     assert rank_corr(r, buffer.progress) > 0.8
+
+
+class SkippingFeedback(FakeFeedback):
+    """Leaves every third query unanswered, as the `skip` teacher profile does."""
+
+    def rate(self, segments: Sequence[np.ndarray]) -> list[Rating]:
+        out = super().rate(segments)
+        return [Rating(UNANSWERED) if i % 3 == 0 else r for i, r in enumerate(out)]
+
+
+def test_unanswered_ratings_are_left_unlabelled_not_an_error():
+    buffer = FakeBuffer()
+    method = make_method("erl-vlm", reward_epochs=1)
+    stats = method.query_and_update(buffer, SkippingFeedback(buffer), 30)
+    assert stats["asked"] == 30 and stats["labels"] == 20 and len(method.labels) == 20
 
 
 def test_rewards_are_rescaled_so_labelled_states_span_0_to_1():

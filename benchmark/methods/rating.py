@@ -40,6 +40,7 @@ from benchmark.methods.reward_model import (
     uniform_batches,
 )
 from envs.spec import TaskSpec
+from oracle_cache.teachers import UNANSWERED
 
 
 @dataclass
@@ -115,6 +116,8 @@ class ERLVLM(LearnedReward):
         ratings = feedback.rate(segments)
         for seg, rating in zip(segments, ratings, strict=True):
             level = int(rating.level)
+            if level == UNANSWERED:  # no answer (a `skip` teacher, an unparsable reply): no label
+                continue
             if not 0 <= level < self.levels:
                 raise ValueError(f"rating {level} outside 0..{self.levels - 1}")
             self.segments.append(self.inputs_of(buffer, seg))
