@@ -239,7 +239,7 @@ def test_metrics_path_outside_the_entry_is_refused_unread(board, tmp_path, capsy
     path = forge(board, "forged", edit=point)
     rc, out = _validate(capsys, str(path))
     assert rc == 1, out
-    assert "runs[metaworld/drawer-open seed 0].metrics_file " in out and why in out
+    assert "runs[metaworld/drawer-open@random seed 0].metrics_file " in out and why in out
     assert "digest mismatch" not in out and "curve." not in out  # it was never opened
 
 
