@@ -209,6 +209,7 @@ def test_official_protocols_are_well_formed():
     assert boards == {("metaworld", "scripted"), ("metaworld", "vlm")} | {
         ("alfred", "scripted"),
         ("alfred", "vlm"),
+        ("alfred-v2", "scripted"),
     }
     for p in protocols.values():
         p.resolved_budget()  # budget exists and its overrides are valid fields

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 
-from benchmark.agents.sac import SACConfig
-
 from benchmark.leaderboard.protocol import load_protocols
 from benchmark.leaderboard.validate import validate_files
+from benchmark.rl.sac import SACConfig
 from envs import get_task
 
 PAPER = ["metaworld/drawer-open", "metaworld/sweep-into", "metaworld/soccer"]

@@ -10,10 +10,10 @@ import math
 
 import pytest
 import torch
-from benchmark.agents.sac import SAC, Actor, EnsembleLinear, SACConfig, TwinQ
 from torch import nn
 
 from benchmark.cli import main as cli_main
+from benchmark.rl.sac import SAC, Actor, EnsembleLinear, SACConfig, TwinQ
 
 #: the old behaviour, as `--sac-opt` spells it and the old leaderboard protocols pin it
 OLD = {"actor_lr": 1e-4, "critic_lr": 1e-4, "init": "uniform"}
@@ -77,7 +77,7 @@ def test_uniform_init_draws_exactly_what_the_old_default_drew():
 
 
 def test_ensemble_layer_members_are_orthogonalised_one_by_one():
-    from benchmark.agents.sac import orthogonal_init
+    from benchmark.rl.sac import orthogonal_init
 
     torch.manual_seed(0)
     layer = EnsembleLinear(2, 5, 3)
