@@ -81,14 +81,13 @@ class Oracle(Protocol):
 
 
 @runtime_checkable
-class Provider(Protocol):
+class Provider(Oracle, Protocol):
     """What `CachedOracle` wraps: an oracle that also says who it is and what it is asked.
 
     `identity()` and `prompt(...)` (with `prompt_version`) go into every cache key, so a
     replayed answer is only ever the answer to the same question from the same model.
     """
 
-    name: str
     prompt_version: str
 
     def identity(self) -> dict[str, Any]:
@@ -98,22 +97,6 @@ class Provider(Protocol):
     def prompt(self, kind: str, instruction: str, levels: int | None, n_frames: int = 1) -> str:
         """The full prompt text of a `kind` ("rate" | "prefer") query over `n_frames` frames."""
         ...
-
-    def rate(
-        self,
-        frames: Sequence[np.ndarray],
-        instruction: str,
-        levels: int,
-        context: Mapping[str, Any] | None = None,
-    ) -> Rating: ...
-
-    def prefer(
-        self,
-        frames_a: Sequence[np.ndarray],
-        frames_b: Sequence[np.ndarray],
-        instruction: str,
-        context: Mapping[str, Any] | None = None,
-    ) -> Preference: ...
 
 
 class OracleError(RuntimeError):

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.rl.nets import mlp
+
 NEG_INF = -1e9  # masked logits; finite so that an all-masked row cannot produce NaNs
 
 
@@ -42,16 +44,6 @@ class IQLConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    d = in_dim
-    for _ in range(depth):
-        layers += [nn.Linear(d, hidden), nn.ReLU()]
-        d = hidden
-    layers.append(nn.Linear(d, out_dim))
-    return nn.Sequential(*layers)
 
 
 class SlotNet(nn.Module):

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.rl.nets import mlp
+
 
 @dataclass
 class SACConfig:
@@ -118,16 +120,6 @@ class TwinQ(nn.Module):
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return fp32_head(self.layers[-1], x).squeeze(-1)
-
-
-def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    d = in_dim
-    for _ in range(depth):
-        layers += [nn.Linear(d, hidden), nn.ReLU()]
-        d = hidden
-    layers.append(nn.Linear(d, out_dim))
-    return nn.Sequential(*layers)
 
 
 class Actor(nn.Module):
