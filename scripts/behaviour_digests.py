@@ -22,20 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: the budget and SAC size of tests/test_record_replay.py
-TINY_BUDGET = {
-    "total_steps": 360,
-    "seed_steps": 60,
-    "unsup_steps": 60,
-    "feedback_every": 100,
-    "queries_per_session": 12,
-    "max_queries": 36,
-    "eval_every": 180,
-    "eval_episodes": 1,
-    "max_episode_steps": 90,
-    "reward_epochs": 2,
-}
-TINY_SAC = {"hidden_dim": 32, "batch_size": 32}
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the record/replay test's budget, below, lives under tests/
+#: the budget and SAC size of the record/replay test, taken from it so both digest the same runs
+from tests.test_record_replay import TINY_BUDGET, TINY_SAC  # noqa: E402
+
 SWEEP_TASKS = "metaworld/drawer-open,alfred/pick-cool-then-place"
 SWEEP_METHODS = "erl-vlm,rl-vlm-f"
 #: the smoke budget, cut to 1200 steps (still: seed steps, exploration, one feedback session,
