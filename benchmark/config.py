@@ -11,7 +11,7 @@ every loop starts from, so the loops never parse options themselves.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from benchmark.rl.iql import IQLConfig
@@ -45,6 +45,23 @@ class Budget:
     max_episode_steps: int | None = None
     #: gradient updates per environment step (paper: 1)
     updates_per_step: int = 1
+    # --- the reference code's harness (docs/deviations.md); old protocols pin the old values
+    #: SAC's replay capacity (reference: 200k when rewards come from images); None = total_steps
+    replay_capacity: int | None = 200_000
+    #: extra SAC updates right after the first reward session's critic reset (reference: 100)
+    reset_updates: int = 100
+    #: new transitions get their learned reward every this many steps (reference: 1, each as
+    #: it arrives; this suite used 64)
+    label_chunk: int = 1
+    #: queried states come from the last this many finished episodes, one per episode, never an
+    #: episode's last step (reference: 100); 0 = uniformly from the whole buffer (this suite's before)
+    query_pool: int = 100
+    #: a method whose reference code runs its own feedback schedule (RL-VLM-F) runs on it,
+    #: scaled like this budget; False = every method on this budget's schedule
+    method_schedule: bool = True
+    #: PEBBLE's state-entropy normaliser: "welford" (running variance, this suite's fix) or
+    #: "reference" (the reference's running mean, `+` where a `*` belongs)
+    entropy_norm: Literal["welford", "reference"] = "welford"
     #: offline (IQL) settings for trajectory tasks such as ALFRED
     offline_episodes: int = 300
     offline_updates: int = 20000

@@ -1,8 +1,10 @@
 """One online run: SAC on one task with one reward method, on the PEBBLE schedule.
 
 Read it top to bottom: build everything from the resolved config, then the loop —
-act, step, store, (feedback session → train reward → relabel the buffer), update the agent,
-evaluate. Metrics are appended to `metrics.csv` as they are produced and a checkpoint is
+act, step, store, label the new transition, (feedback session → train reward → relabel the
+buffer → after the first one, reset the critic and run `reset_updates` extra updates), update
+the agent, evaluate. The budget's harness fields (replay capacity, query pool, labelling,
+extra updates, method schedules) default to the reference code's; docs/deviations.md. Metrics are appended to `metrics.csv` as they are produced and a checkpoint is
 written at the first episode boundary after each evaluation, so a killed run resumes where it
 stopped and, with the oracle in replay mode, ends with the same metrics as an unbroken one.
 """
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.analysis.stats import progress_levels, reward_alignment
-from benchmark.config import RunConfig
+from benchmark.config import PAPER, Budget, RunConfig
 from benchmark.loops.feedback import RunnerFeedback
 from benchmark.loops.harness import Harness, LoopState, Parts, build_parts, resolved_config
 from benchmark.rl.buffer import ReplayBuffer
@@ -26,8 +28,6 @@ from benchmark.rl.sac import SAC, SACConfig
 
 log = logging.getLogger(__name__)
 
-#: transitions labelled per reward-model call between feedback sessions
-RELABEL_CHUNK = 64
 #: transitions per block when a session relabels the whole buffer: a 50k-step buffer's frames
 #: copied at once were 600 MB on top of the buffer itself
 RELABEL_BLOCK = 4096
@@ -44,6 +44,33 @@ class OnlineState(LoopState):
     critic_reset: bool = False
     train_success: list[float] = field(default_factory=list)
     ep_success: bool = False
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When feedback sessions happen and how many queries they ask."""
+
+    feedback_every: int
+    queries_per_session: int
+    max_queries: int
+
+
+def feedback_schedule(budget: Budget, method: Any, explicit: set[str]) -> Schedule:
+    """The budget's schedule, or the method's reference schedule scaled as the budget is.
+
+    A method whose reference code ran its own schedule (RL-VLM-F's run.sh) declares it at the
+    paper's scale in `reference_schedule`; with `budget.method_schedule` each number is scaled
+    by the budget's own ratio to the paper's (short: feedback every 2500 of 5000 steps, so
+    RL-VLM-F's 4000 becomes 2000), and the method may adjust its own per-task settings (options
+    the user set, `explicit`, are kept).
+    """
+    own = Schedule(budget.feedback_every, budget.queries_per_session, budget.max_queries)
+    follow = getattr(method, "follow_reference_schedule", None)
+    if not budget.method_schedule or follow is None:
+        return own
+    ref = follow(explicit)
+    scaled = {k: max(1, round(v * getattr(budget, k) / getattr(PAPER, k))) for k, v in ref.items()}
+    return Schedule(**{**own.__dict__, **scaled})
 
 
 @dataclass
@@ -64,6 +91,7 @@ class Online:
     one_robot: bool
     #: the first observation of episode 0 (a robot's reset is not repeated for nothing)
     first_obs: np.ndarray
+    schedule: Schedule
 
 
 def _episode_seed(seed: int, episode: int, evaluation: bool = False) -> int:
@@ -106,13 +134,21 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     first_obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
     snap_dim = len(env.unwrapped.snapshot())
     frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
+    capacity = min(budget.total_steps, budget.replay_capacity or budget.total_steps)
+    frames = frame_shape if method.needs_frames else None
     buffer = ReplayBuffer(
-        budget.total_steps, obs_dim, act_dim, frame_shape if method.needs_frames else None, snap_dim
+        capacity, obs_dim, act_dim, frames, snap_dim, query_pool=budget.query_pool
     )
     sac = parts.sac or SACConfig()
     agent = SAC(obs_dim, act_dim, sac, cfg.seed)
+    schedule = feedback_schedule(budget, method, set(cfg.method_options))
     feedback = RunnerFeedback.for_task(
-        buffer, env.unwrapped.render_snapshot, parts.oracle, task, parts.levels, budget.max_queries
+        buffer,
+        env.unwrapped.render_snapshot,
+        parts.oracle,
+        task,
+        parts.levels,
+        schedule.max_queries,
     )
     learned = method.env_reward is None
     unsup_end = budget.seed_steps + (budget.unsup_steps if learned and method.query_kind else 0)
@@ -121,27 +157,59 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     hardware = env.unwrapped.shared_hardware
     one_robot = hardware is not None and hardware == eval_env.unwrapped.shared_hardware
     rng = np.random.default_rng(cfg.seed)
-    entropy = StateEntropyReward()
+    entropy = StateEntropyReward(norm=budget.entropy_norm)
     return Online(
-        env, eval_env, buffer, agent, sac, feedback, entropy, rng, unsup_end, one_robot, first_obs
+        env,
+        eval_env,
+        buffer,
+        agent,
+        sac,
+        feedback,
+        entropy,
+        rng,
+        unsup_end,
+        one_robot,
+        first_obs,
+        schedule,
     )
+
+
+def label(method: Any, buffer: ReplayBuffer, idx: np.ndarray) -> None:
+    """Recompute the rewards of buffer[idx] with the current reward function."""
+    if method.env_reward == "dense":
+        buffer.rewards[idx] = buffer.env_reward[idx]
+    elif method.env_reward == "sparse":
+        buffer.rewards[idx] = buffer.success[idx].astype(np.float32)
+    elif method.is_ready:
+        for lo in range(0, len(idx), RELABEL_BLOCK):  # bounded copies of the frames
+            part = idx[lo : lo + RELABEL_BLOCK]
+            frames = buffer.frames(part) if method.needs_frames else np.empty((len(part), 0))
+            buffer.rewards[part] = method.reward(frames, buffer.observations(part))
 
 
 def relabel(method: Any, buffer: ReplayBuffer, start: int, end: int) -> None:
     """Recompute rewards for buffer[start:end] with the current reward function."""
     if end <= start:
         return
-    idx = np.arange(start, end)
-    if method.env_reward == "dense":
-        buffer.rewards[idx] = buffer.env_reward[idx]
-    elif method.env_reward == "sparse":
-        buffer.rewards[idx] = buffer.success[idx].astype(np.float32)
-    elif method.is_ready:
-        for lo in range(start, end, RELABEL_BLOCK):  # bounded copies of the frames
-            part = idx[lo - start : lo - start + RELABEL_BLOCK]
-            frames = buffer.frames(part) if method.needs_frames else np.empty((len(part), 0))
-            buffer.rewards[part] = method.reward(frames, buffer.observations(part))
+    label(method, buffer, np.arange(start, end))
     buffer.labelled = end
+
+
+def label_new(method: Any, buffer: ReplayBuffer, chunk: int) -> None:
+    """Label the transitions stored since the last call, `chunk` at a time.
+
+    Until then they wait outside the range SAC samples from (`buffer.labelled`). With chunk 1
+    (the reference) each is labelled as it arrives; chunks only change when a reward is
+    computed, not its value, since the reward function moves only at feedback sessions. Once
+    the buffer has wrapped, the newest transition overwrote a labelled one, so it is labelled
+    at once whatever the chunk.
+    """
+    if buffer.overwrote:
+        relabel(method, buffer, buffer.labelled, buffer.capacity)
+        label(method, buffer, np.array([(buffer.ptr - 1) % buffer.capacity]))
+        return
+    if buffer.size - buffer.labelled >= chunk or buffer.labelled == 0:
+        relabel(method, buffer, buffer.labelled, buffer.size)
 
 
 def _row(state: OnlineState, buffer: ReplayBuffer, levels: int, sr: float, ret: float) -> dict:
@@ -170,6 +238,7 @@ def run(cfg: RunConfig, progress: Any = None, parts: Parts | None = None) -> Pat
     parts = parts or build_parts(cfg)
     o = build_online(cfg, parts)
     schedule = {
+        **o.schedule.__dict__,
         "unsup_end": o.unsup_end,
         "max_episode_steps": parts.max_episode_steps,
         "success_metric": "success at any step of an evaluation episode",
@@ -243,13 +312,15 @@ def train(
                 bool(info["success"]),
                 float(info.get("progress", 0.0)),
             )
+            if term or trunc:
+                buffer.end_episode()
             state.ep_success = state.ep_success or bool(info["success"])
             obs = next_obs
             state.step = step = step + 1
 
         if step >= state.next_session and method.query_kind and o.feedback.budget_left > 0:
             with h.timed("feedback"):
-                n = min(budget.queries_per_session, o.feedback.budget_left)
+                n = min(o.schedule.queries_per_session, o.feedback.budget_left)
                 out = method.query_and_update(buffer, o.feedback, n)
                 state.reward_loss = float(out.get("loss", float("nan")))
             with h.timed("relabel"):
@@ -257,14 +328,14 @@ def train(
             if not state.critic_reset and budget.unsup_steps and learned:
                 agent.reset_critic()  # PEBBLE: the critic learned the intrinsic reward so far
                 state.critic_reset = True
-            state.next_session += budget.feedback_every
+                with h.timed("update"):  # the reference's `update_after_reset`
+                    for _ in range(budget.reset_updates):
+                        agent.update(buffer.sample(o.sac.batch_size, o.rng, upto=buffer.labelled))
+            state.next_session += o.schedule.feedback_every
 
         if step >= budget.seed_steps:
-            if buffer.size - buffer.labelled >= RELABEL_CHUNK or buffer.labelled == 0:
-                # new transitions are labelled in chunks (one CNN call per chunk, not per step);
-                # until then they wait outside the sampled range
-                with h.timed("relabel"):
-                    relabel(method, buffer, buffer.labelled, buffer.size)
+            with h.timed("relabel"):
+                label_new(method, buffer, budget.label_chunk)
             with h.timed("update"):
                 for _ in range(budget.updates_per_step):
                     batch = buffer.sample(o.sac.batch_size, o.rng, upto=buffer.labelled)

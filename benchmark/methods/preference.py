@@ -12,12 +12,19 @@ rescaled so the labelled states span [0, 1]. At 64 px the head has 64x fewer inp
 paper's 224 px, so under Adam the Bradley-Terry fit grows the reward's scale far more slowly
 (training loss still ~0.68 = ln 2 after three smoke sessions); the rescaling keeps the two
 methods on the same footing. `reward_scale="raw"` restores the reference's output.
+
+Schedule: RL-VLM-F's run.sh (yufeiwang63/RL-VLM-F `run.sh`, the three MetaWorld tasks) runs its
+own: 40 queries every 4000 steps up to 20,000, 10 reward epochs, 5 on soccer with reward lr
+1e-4, and pairs whose two images are identical are dropped after asking (`reward_model.py`,
+`diff < 1e-3`). With the budget's `method_schedule` (the default) the online loop runs that
+schedule, scaled as the budget scales the paper's (`follow_reference_schedule`); without it,
+ERL-VLM's schedule from the budget and no identical-pair filter (this suite before).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -55,12 +62,31 @@ class RLVLMF(LearnedReward):
     Config = PreferenceConfig
     query_kind = "prefer"
     rng_stream = 11
+    #: run.sh's schedule at the paper's scale (num_interact, reward_batch, max_feedback)
+    reference_schedule: ClassVar[dict[str, int]] = {
+        "feedback_every": 4000,
+        "queries_per_session": 40,
+        "max_queries": 20_000,
+    }
 
     def __init__(self, task: TaskSpec, config: PreferenceConfig, seed: int) -> None:
         super().__init__(task, config, seed)
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # copies of both segments' inputs
         self.labels: list[int] = []
         self.asked = 0
+        #: drop pairs whose two inputs are identical (set by `follow_reference_schedule`)
+        self.drop_identical = False
+
+    def follow_reference_schedule(self, explicit: set[str]) -> dict[str, int]:
+        """Take run.sh's settings (options in `explicit` were set by the user and are kept);
+        returns its schedule at the paper's scale, which the loop scales to the budget."""
+        self.drop_identical = True
+        if self.task.name.split("@")[0].endswith("/soccer"):  # run.sh: reward_update=5, 1e-4
+            if "reward_epochs" not in explicit:
+                self.config.reward_epochs = max(1, round(self.config.reward_epochs / 2))
+            if "lr" not in explicit:
+                self.config.lr = 1e-4
+        return dict(self.reference_schedule)
 
     @property
     def is_ready(self) -> bool:
@@ -77,7 +103,10 @@ class RLVLMF(LearnedReward):
         for seg_a, seg_b, answer in zip(a, b, answers, strict=True):
             if answer.label == NO_PREFERENCE:
                 continue  # RL-VLM-F drops "no preference" answers
-            self.pairs.append((self.inputs_of(buffer, seg_a), self.inputs_of(buffer, seg_b)))
+            pair = (self.inputs_of(buffer, seg_a), self.inputs_of(buffer, seg_b))
+            if self.drop_identical and np.array_equal(*pair):
+                continue  # and pairs of identical images
+            self.pairs.append(pair)
             self.labels.append(int(answer.label))
         stats = {
             "labels": float(len(self.labels)),

@@ -35,6 +35,7 @@ from benchmark.methods.reward_model import (
     class_weights,
     mae_loss,
     rbrl_logits,
+    reference_stratified_batches,
     segment_returns,
     stratified_batches,
     uniform_batches,
@@ -54,6 +55,10 @@ class RatingConfig(MethodConfig):
     #: goes to every class)
     label_smoothing: float = 0.1
     sampling: Literal["stratified", "uniform"] = "stratified"
+    #: how stratified batches are filled: "even" (each class dealt evenly over all batches:
+    #: no batch lacks a class) or "reference" (the reference code's floor shares with the
+    #: remainder left to the last batch, reward_model_vlm_rating.py:647-715)
+    sampler: Literal["even", "reference"] = "even"
     class_weights: bool = True
     #: "complement" (reference code: 1 - class frequency) or "inverse" (1 / class frequency)
     weight_scheme: Literal["complement", "inverse"] = "complement"
@@ -74,6 +79,13 @@ class RatingConfig(MethodConfig):
     #: "minmax": rewards rescaled so the labelled states span [0, 1] (refitted every session);
     #: "raw": the ensemble's tanh output, as in the reference code (see the module docstring)
     reward_scale: Literal["minmax", "raw"] = "minmax"
+    #: MAE without class weights: "reference" averages over classes as the reference's
+    #: `F.l1_loss` does (with class weights it sums over classes, as the reference does);
+    #: "sum" sums over classes in both (this suite before: L times the reference's)
+    mae_reduction: Literal["reference", "sum"] = "reference"
+    #: with loss="label_smoothing", weight classes too (this suite before); the reference's
+    #: label-smoothed loss takes no class weights
+    smoothing_weights: bool = False
 
 
 class ERLVLM(LearnedReward):
@@ -88,6 +100,8 @@ class ERLVLM(LearnedReward):
         check_choice("loss", config.loss, ("mae", "ce", "label_smoothing"))
         check_choice("sampling", config.sampling, ("stratified", "uniform"))
         check_choice("weight_scheme", config.weight_scheme, ("complement", "inverse"))
+        check_choice("sampler", config.sampler, ("even", "reference"))
+        check_choice("mae_reduction", config.mae_reduction, ("reference", "sum"))
         super().__init__(task, config, seed)
         if config.levels is not None and not 2 <= config.levels <= 5:
             raise ValueError(f"levels must be between 2 and 5, got {config.levels}")
@@ -141,6 +155,10 @@ class ERLVLM(LearnedReward):
         }
 
     def _epoch_batches(self, labels: np.ndarray) -> list[np.ndarray]:
+        if self.config.sampling == "stratified" and self.config.sampler == "reference":
+            return reference_stratified_batches(
+                labels, self.config.batch_size, self.levels, self.rng
+            )
         if self.config.sampling == "stratified":
             return stratified_batches(labels, self.config.batch_size, self.rng)
         return uniform_batches(len(labels), self.config.batch_size, self.rng)
@@ -183,10 +201,12 @@ class ERLVLM(LearnedReward):
         return loss_value, acc, epoch
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-        if self.config.loss == "mae":
-            return mae_loss(logits, y, w)
-        smoothing = self.config.label_smoothing if self.config.loss == "label_smoothing" else 0.0
-        return ce_loss(logits, y, w, smoothing)
+        cfg = self.config
+        if cfg.loss == "mae":
+            return mae_loss(logits, y, w, average_classes=cfg.mae_reduction == "reference")
+        if cfg.loss == "label_smoothing":
+            return ce_loss(logits, y, w if cfg.smoothing_weights else None, cfg.label_smoothing)
+        return ce_loss(logits, y, w)
 
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

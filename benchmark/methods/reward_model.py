@@ -166,15 +166,22 @@ def _weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None) -> to
 
 
 def mae_loss(
-    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    average_classes: bool = False,
 ) -> torch.Tensor:
     """Sum over classes of |softmax - one-hot|, (weighted) mean over the batch.
 
     Bounded by 2 per sample, so a confidently wrong (noisy) label cannot dominate the gradient
-    the way it does under cross-entropy: the reason ERL-VLM uses it.
+    the way it does under cross-entropy: the reason ERL-VLM uses it. `average_classes` without
+    weights takes the mean over classes instead of the sum, as the reference's unweighted loss
+    (`F.l1_loss`, reward_model_vlm_rating.py:214-221); its weighted loss sums, as here.
     """
     onehot = F.one_hot(labels, logits.shape[-1]).float()
     per_sample = (logits.softmax(-1) - onehot).abs().sum(-1)
+    if average_classes and weights is None:
+        per_sample = per_sample / logits.shape[-1]
     return _weighted_mean(per_sample, weights)
 
 
@@ -213,6 +220,51 @@ def stratified_batches(
         for j, chunk in enumerate(np.array_split(idx, n_batches)):
             parts[(j + offset) % n_batches].append(chunk)
     return [rng.permutation(np.concatenate(p)) for p in parts if p]
+
+
+def reference_stratified_batches(
+    labels: np.ndarray, batch_size: int, levels: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One epoch of batches filled the way the reference code fills them.
+
+    The behaviour of reward_model_vlm_rating.py:647-715 (`generate_training_indices`), written
+    anew: with n = ceil(N / batch_size) batches, each of the first n - 1 takes floor(count / n)
+    of every class (rarest first), then one more of each class that still has a remainder,
+    then tops up from the most common class; the last batch gets whatever is left. Remainders
+    thus pile up in the last batch, which often lacks the rare classes (class 0 among them).
+    """
+    n_batches = max(1, int(np.ceil(len(labels) / batch_size)))
+    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in range(levels)]
+    left = np.array([len(p) for p in pools])
+    order = np.argsort(left, kind="stable")
+    share, extra = left // n_batches, left % n_batches
+    flat: list[int] = []
+    for _ in range(n_batches - 1):
+        batch: list[int] = []
+        for c in order:
+            batch += pools[c][: share[c]]
+            del pools[c][: share[c]]
+            left[c] -= share[c]
+        for c in order:
+            if len(batch) >= batch_size:
+                break
+            if extra[c] > 0:
+                batch += pools[c][:1]
+                del pools[c][:1]
+                extra[c] -= 1
+                left[c] -= 1
+        major = order[-1]
+        top_up = max(0, min(batch_size - len(batch), left[major]))
+        batch += pools[major][:top_up]
+        del pools[major][:top_up]
+        left[major] -= top_up
+        flat += rng.permutation(np.asarray(batch, dtype=np.int64)).tolist()
+        if (left <= 0).all():
+            break
+    for c in order:
+        flat += pools[c]
+    flat_arr = np.asarray(flat, dtype=np.int64)
+    return [flat_arr[i : i + batch_size] for i in range(0, len(flat_arr), batch_size)]
 
 
 def uniform_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:

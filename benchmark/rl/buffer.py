@@ -5,6 +5,10 @@ observations through the `BufferView` methods; privileged columns (env reward, s
 progress) and simulator snapshots are only read by the runner's `RunnerFeedback` and by the
 reference methods' relabelling. Frames are stored at reward-model resolution (64 px: 12 KB a
 step); oracle-resolution frames are re-rendered from snapshots for the few queried states.
+
+With `query_pool` > 0, single states offered to a method (`segments(1, ...)`) come from the
+reference code's pool (query_pool.py): the last `query_pool` finished episodes, one state per
+episode, never an episode's last step. The loop says when an episode is over (`end_episode`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from benchmark.rl.query_pool import pool_states
 
 
 class ReplayBuffer:
@@ -24,8 +30,14 @@ class ReplayBuffer:
         frame_shape: tuple[int, int, int] | None,
         snapshot_dim: int,
         discrete: bool = False,
+        query_pool: int = 0,
     ) -> None:
         self.capacity = capacity
+        #: finished episodes single-state queries are drawn from; 0 = the whole buffer
+        self.query_pool = query_pool
+        #: the newest finished episode (-1: none yet)
+        self.last_finished = -1
+        self.overwrote = False
         self.obs = np.zeros((capacity, obs_dim), np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), np.float32)
         self.actions = np.zeros((capacity, 1 if discrete else act_dim), np.float32)
@@ -69,9 +81,15 @@ class ReplayBuffer:
         self.env_reward[i] = env_reward
         self.success[i] = success
         self.progress[i] = progress
+        #: this transition replaced an older one (the buffer had wrapped)
+        self.overwrote = self.full
         self.ptr = (self.ptr + 1) % self.capacity
         self.full = self.full or self.ptr == 0
         return i
+
+    def end_episode(self) -> None:
+        """The episode of the last added transition is over (terminated or truncated)."""
+        self.last_finished = int(self.episode[(self.ptr - 1) % self.capacity])
 
     # --- BufferView (what methods may read) ----------------------------------------------------
     @property
@@ -104,6 +122,9 @@ class ReplayBuffer:
                 ids = ids[ids != self.episode[(self.ptr - 1) % self.capacity]]
             chosen = rng.choice(ids, size=count, replace=len(ids) < count)
             return [np.flatnonzero(ep == e) for e in chosen]
+        if length == 1 and self.query_pool > 0:
+            order = (np.arange(n) - self.ptr) % self.capacity if self.full else np.arange(n)
+            return pool_states(ep, order, self.last_finished, self.query_pool, count, rng)
         if length == 1:
             return [np.array([i]) for i in rng.integers(0, n, size=count)]
         out: list[np.ndarray] = []
@@ -151,9 +172,16 @@ class ReplayBuffer:
         }
         if self.frames_ is not None:
             arrays["frames_"] = torch.from_numpy(self.frames_[:n])
-        return {"arrays": arrays, "ptr": self.ptr, "full": self.full, "labelled": self.labelled}
+        return {
+            "arrays": arrays,
+            "ptr": self.ptr,
+            "full": self.full,
+            "labelled": self.labelled,
+            "last_finished": self.last_finished,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, v in state["arrays"].items():
             getattr(self, k)[: len(v)] = v.numpy() if isinstance(v, torch.Tensor) else v
         self.ptr, self.full, self.labelled = state["ptr"], state["full"], state["labelled"]
+        self.last_finished = int(state.get("last_finished", -1))
