@@ -73,6 +73,22 @@ def feedback_schedule(budget: Budget, method: Any, explicit: set[str]) -> Schedu
     return Schedule(**{**own.__dict__, **scaled})
 
 
+def replay_capacity(budget: Budget) -> int:
+    """The reference's 200k (it keeps images), or the whole run when that is shorter."""
+    return min(budget.total_steps, budget.replay_capacity or budget.total_steps)
+
+
+def reset_critic(
+    agent: SAC, buffer: ReplayBuffer, rng: np.random.Generator, batch_size: int, updates: int
+) -> None:
+    """PEBBLE after the first reward session: a new critic (the old one learned the intrinsic
+    reward), then the reference's `update_after_reset`: `updates` updates on the relabelled
+    buffer before the next step."""
+    agent.reset_critic()
+    for _ in range(updates):
+        agent.update(buffer.sample(batch_size, rng, upto=buffer.labelled))
+
+
 @dataclass
 class Online:
     """What the online loop learns with, built from the run's parts by `build_online`."""
@@ -134,10 +150,9 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     first_obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
     snap_dim = len(env.unwrapped.snapshot())
     frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
-    capacity = min(budget.total_steps, budget.replay_capacity or budget.total_steps)
     frames = frame_shape if method.needs_frames else None
     buffer = ReplayBuffer(
-        capacity, obs_dim, act_dim, frames, snap_dim, query_pool=budget.query_pool
+        replay_capacity(budget), obs_dim, act_dim, frames, snap_dim, query_pool=budget.query_pool
     )
     sac = parts.sac or SACConfig()
     agent = SAC(obs_dim, act_dim, sac, cfg.seed)
@@ -326,11 +341,9 @@ def train(
             with h.timed("relabel"):
                 relabel(method, buffer, 0, buffer.size)
             if not state.critic_reset and budget.unsup_steps and learned:
-                agent.reset_critic()  # PEBBLE: the critic learned the intrinsic reward so far
+                with h.timed("update"):
+                    reset_critic(agent, buffer, o.rng, o.sac.batch_size, budget.reset_updates)
                 state.critic_reset = True
-                with h.timed("update"):  # the reference's `update_after_reset`
-                    for _ in range(budget.reset_updates):
-                        agent.update(buffer.sample(o.sac.batch_size, o.rng, upto=buffer.labelled))
             state.next_session += o.schedule.feedback_every
 
         if step >= budget.seed_steps:

@@ -4,11 +4,12 @@ Each state's intrinsic reward is its distance to its k-th nearest neighbour amon
 sample of stored states, normalised by a running standard deviation, so the agent is pushed
 toward states it has not visited before feedback starts (Lee et al., 2021; Liu & Abbeel, 2021).
 
-`norm="welford"` (the default) keeps an exact running variance. `norm="reference"` is the
-reference code's batch update (tunglm2203/erlvlm `utils.py` `update_mean_var_count_from_moments`),
-whose running mean adds `batch_count / tot_count` where it should multiply: the mean climbs by
-about one per update, the squared gap to each batch's mean inflates the variance, and the
-normalised reward shrinks as exploration goes on. It is there to measure what the fix changes.
+`norm="welford"` (the default) keeps an exact running mean and variance of the distances.
+`norm="reference"` is the reference code's batch update (tunglm2203/erlvlm `utils.py:400-414`,
+used at `agent/sac.py:200-201`), whose new mean is `mean + delta + batch_count / tot_count`,
+a `+` where a `*` belongs: the "running" mean is the newest batch's mean plus a count ratio,
+and the variance then adds the squared gap between consecutive batch means rather than the
+gap to the overall mean. It is there to measure what the fix changes.
 """
 
 from __future__ import annotations
