@@ -88,11 +88,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from envs import list_suites, list_tasks
+    from envs.metaworld.layouts import layout_for
 
     for name, spec in list_tasks().items():
-        print(f"{name:<40} levels={spec.levels}  {spec.instruction!r}")
+        layout = ""
+        if name.startswith("metaworld/"):
+            fixed = layout_for(name.split("/", 1)[1]) is not None
+            layout = "  layout=reference" if fixed else "  layout=random"
+        print(f"{name:<40} levels={spec.levels}{layout}  {spec.instruction!r}")
     for suite, members in list_suites().items():
         print(f"suite {suite}: {', '.join(members)}")
+    print(
+        "metaworld/drawer-open, sweep-into and soccer are the reference code's fixed layouts (the "
+        "paper's); metaworld/<task>@random is MetaWorld v3's randomised layout, for these and any "
+        "other v3 env (metaworld/<v3-env> alone is randomised too). docs/deviations.md"
+    )
     return 0
 
 

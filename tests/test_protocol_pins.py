@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from benchmark.config import BUDGETS
 from benchmark.leaderboard.protocol import load_protocols
 from benchmark.leaderboard.validate import validate_files
 from benchmark.rl.sac import SACConfig
@@ -16,6 +17,14 @@ from envs import get_task
 
 PAPER = ["metaworld/drawer-open", "metaworld/sweep-into", "metaworld/soccer"]
 OLD_SAC = {"actor_lr": 1e-4, "critic_lr": 1e-4, "init": "uniform"}
+#: the training harness before it followed the reference code (docs/deviations.md)
+OLD_HARNESS = {
+    "replay_capacity": None,
+    "reset_updates": 0,
+    "label_chunk": 64,
+    "query_pool": 0,
+    "method_schedule": False,
+}
 
 
 def test_protocols_from_before_pin_random_layouts_and_the_old_sac():
@@ -65,3 +74,17 @@ def test_the_committed_smoke_entries_still_validate():
         doc = json.loads(f.read_text())
         assert {r["task"] for r in doc["runs"]} == {"metaworld/drawer-open@random"}
         assert {k: doc["sac"][k] for k in OLD_SAC} == OLD_SAC
+
+
+def test_protocols_from_before_pin_the_old_harness_and_v2_pins_the_reference_one():
+    protocols = load_protocols()
+    for budget in BUDGETS.values():  # each pin is a real change of default
+        assert all(getattr(budget, k) != v for k, v in OLD_HARNESS.items()), budget.name
+    for pid in ("metaworld-scripted", "metaworld-vlm", "smoke"):
+        resolved = protocols[pid].resolved_budget()
+        assert {k: resolved[k] for k in OLD_HARNESS} == OLD_HARNESS, pid
+    for pid in ("metaworld-scripted-v2", "metaworld-vlm-v2"):
+        pins = protocols[pid].budget_overrides
+        assert {k: pins[k] for k in OLD_HARNESS} == {
+            k: getattr(BUDGETS["short"], k) for k in OLD_HARNESS
+        }

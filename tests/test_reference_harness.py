@@ -299,3 +299,27 @@ def test_reference_entropy_normaliser_keeps_the_references_running_mean_bug():
     assert not torch.allclose(a, b)
     with pytest.raises(ValueError, match="entropy_norm must be one of welford, reference"):
         StateEntropyReward(norm="bug")
+
+
+def test_tasks_listing_says_which_layout_each_metaworld_name_means(capsys):
+    from benchmark.cli import main
+
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    for task in ("drawer-open", "sweep-into", "soccer"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"metaworld/{task} "))
+        assert "layout=reference" in line
+    assert "metaworld/<task>@random is MetaWorld v3's randomised layout" in out
+
+
+def test_sb3_speed_comparison_gives_sb3_our_sac_defaults():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sac_vs_sb3.py"
+    spec = importlib.util.spec_from_file_location("bench_sac_vs_sb3", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.LR == SACConfig().actor_lr == SACConfig().critic_lr
+    assert bench.CAPACITY == SHORT.replay_capacity
+    assert "learning_rate=1e-4" not in path.read_text()
