@@ -321,5 +321,5 @@ def test_sb3_speed_comparison_gives_sb3_our_sac_defaults():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.LR == SACConfig().actor_lr == SACConfig().critic_lr
-    assert bench.CAPACITY == SHORT.replay_capacity
+    assert SHORT.replay_capacity == bench.CAPACITY
     assert "learning_rate=1e-4" not in path.read_text()
