@@ -323,3 +323,26 @@ def test_sb3_speed_comparison_gives_sb3_our_sac_defaults():
     assert bench.LR == SACConfig().actor_lr == SACConfig().critic_lr
     assert SHORT.replay_capacity == bench.CAPACITY
     assert "learning_rate=1e-4" not in path.read_text()
+
+
+def test_each_switch_back_is_spelt_on_the_command_line():
+    from benchmark.inputs import InputError, parse_options
+
+    opts = parse_options(
+        [
+            "replay_capacity=null",
+            "reset_updates=0",
+            "label_chunk=64",
+            "query_pool=0",
+            "method_schedule=false",
+            "entropy_norm=reference",
+        ],
+        "--budget-opt",
+    )
+    old = SHORT.with_overrides(**opts)
+    assert (old.replay_capacity, old.reset_updates, old.label_chunk) == (None, 0, 64)
+    assert (old.query_pool, old.method_schedule, old.entropy_norm) == (0, False, "reference")
+    for bad in ("label_chunk=0", "entropy_norm=buggy", "query_pool=-1"):
+        with pytest.raises(InputError) as err:
+            SHORT.with_overrides(**parse_options([bad], "--budget-opt"))
+        assert "\n" not in str(err.value)
