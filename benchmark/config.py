@@ -53,8 +53,8 @@ class Budget:
     #: new transitions get their learned reward every this many steps (reference: 1, each as
     #: it arrives; this suite used 64)
     label_chunk: int = 1
-    #: queried states come from the last this many finished episodes, one per episode, never an
-    #: episode's last step (reference: 100); 0 = uniformly from the whole buffer (this suite's before)
+    #: queried states come from the last this many finished episodes, one per episode, never
+    #: an episode's last step (reference: 100); 0 = uniformly from the whole buffer (before)
     query_pool: int = 100
     #: a method whose reference code runs its own feedback schedule (RL-VLM-F) runs on it,
     #: scaled like this budget; False = every method on this budget's schedule

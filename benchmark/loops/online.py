@@ -4,9 +4,11 @@ Read it top to bottom: build everything from the resolved config, then the loop 
 act, step, store, label the new transition, (feedback session → train reward → relabel the
 buffer → after the first one, reset the critic and run `reset_updates` extra updates), update
 the agent, evaluate. The budget's harness fields (replay capacity, query pool, labelling,
-extra updates, method schedules) default to the reference code's; docs/deviations.md. Metrics are appended to `metrics.csv` as they are produced and a checkpoint is
-written at the first episode boundary after each evaluation, so a killed run resumes where it
-stopped and, with the oracle in replay mode, ends with the same metrics as an unbroken one.
+extra updates, method schedules) default to the reference code's (docs/deviations.md).
+
+Metrics are appended to `metrics.csv` as they are produced and a checkpoint is written at the
+first episode boundary after each evaluation, so a killed run resumes where it stopped and,
+with the oracle in replay mode, ends with the same metrics as an unbroken one.
 """
 
 from __future__ import annotations
