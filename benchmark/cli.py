@@ -26,6 +26,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         oracle=args.oracle,
         cache_mode=args.cache,
         cache_dir=args.cache_dir,
+        bundle=args.bundle,
         out_dir=args.out,
         method_options=got.method_options,
         oracle_options=got.oracle_options,
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--oracle", default="scripted", help="scripted | gemini | openai")
     sw.add_argument("--cache", default="record", help="record | replay | live")
     sw.add_argument("--cache-dir", default=".cache/oracle")
+    sw.add_argument(
+        "--bundle", default=None, help="replay straight from this bundle (with --cache replay)"
+    )
     sw.add_argument("--out", default="results")
     sw.add_argument("--executor", default="local", choices=["local", "ray"])
     sw.add_argument(
