@@ -43,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         outcomes = run_ray(configs, address=args.ray_address)
     else:
-        outcomes = run_local(configs, jobs=args.jobs)
+        outcomes = run_local(configs, jobs=args.jobs, threads=args.threads)
     wall = time.perf_counter() - t0
     summary = write_sweep_summary(args.out, configs, outcomes, wall)
     failed = [o for o in outcomes if not o.ok]
@@ -138,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sw.add_argument(
         "--jobs", type=positive_int, default=None, help="parallel runs (default: cores)"
+    )
+    sw.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch threads per run (default: cores // jobs); pin it to replay bit for bit",
     )
     sw.add_argument("--backend", default=None, help="task backend, e.g. thor for ALFRED")
     sw.add_argument(
