@@ -129,7 +129,16 @@ SWEEPS: dict[str, GoldenSweep] = {
             ("erl-vlm", "rl-vlm-f"),
             "scripted",
         ),
-        GoldenSweep("gemini", ("alfred/pick-cool-then-place",), ("erl-vlm", "rl-vlm-f"), "gemini"),
+        # the agents' own defaults (no SAC/IQL options): a leaderboard protocol has no IQL
+        # options, and the VLM-track re-run test submits this sweep under one
+        GoldenSweep(
+            "gemini",
+            ("alfred/pick-cool-then-place",),
+            ("erl-vlm", "rl-vlm-f"),
+            "gemini",
+            sac={},
+            iql={},
+        ),
     )
 }
 
@@ -228,14 +237,29 @@ def regenerate(sweep: GoldenSweep, work: Path | None = None) -> dict[str, str]:
         recorded = run_all(
             sweep.configs(work / "record", "record", cache_dir=str(cache), oracle_options=options)
         )
-    shutil.rmtree(sweep.bundle, ignore_errors=True)
-    export_bundle(cache, sweep.bundle)
+    export_bundle(cache, work / "bundle")
+    _replace_bundle(sweep.bundle, work / "bundle")
     got, metrics = replay(sweep, work / "replay")
     _same_learning(recorded, metrics)
     doc = {"_comment": f"Written by `{REGENERATE}`; do not edit.", "spec": sweep.spec()}
     doc["runs"] = got
     (sweep.dir / DIGESTS).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return got
+
+
+def _replace_bundle(committed: Path, fresh: Path) -> None:
+    """Write `fresh` over `committed`, keeping each committed entry whose answer and analysis
+    are unchanged (only its recording time differs), so the bundle's diff shows real changes."""
+    from oracle_cache.bundle import is_bundle, read_entries, write_entries
+
+    old = {e["key"]: e for e in read_entries(committed)} if is_bundle(committed) else {}
+    same = ("kind", "answer", "analysis", "document")
+    entries = []
+    for e in read_entries(fresh):
+        kept = old.get(e["key"])
+        entries.append(kept if kept and all(kept[f] == e[f] for f in same) else e)
+    shutil.rmtree(committed, ignore_errors=True)
+    write_entries(committed, entries)
 
 
 def _same_learning(recorded: dict[str, Path], replayed: dict[str, Path]) -> None:
