@@ -160,11 +160,19 @@ def run_id(cfg: RunConfig) -> str:
     return f"{cfg.task}/{cfg.method}/seed{cfg.seed}"
 
 
-def run_all(configs: list[RunConfig]) -> dict[str, Path]:
-    """Run each config in this process, in order; {run id: its metrics.csv}."""
+def run_all(configs: list[RunConfig]) -> tuple[dict[str, Path], dict[str, str]]:
+    """Run each config in this process, in order: ({run id: its metrics.csv}, {run id: why it
+    stopped}). A replay that misses stops only its own run, so every differing run is named."""
     from benchmark.loops.dispatch import run_any
+    from oracle_cache import CacheMiss
 
-    return {run_id(c): run_any(c) / "metrics.csv" for c in configs}
+    metrics, missed = {}, {}
+    for c in configs:
+        try:
+            metrics[run_id(c)] = run_any(c) / "metrics.csv"
+        except CacheMiss as err:
+            missed[run_id(c)] = str(err)
+    return metrics, missed
 
 
 def digests_of(metrics: dict[str, Path]) -> dict[str, str]:
@@ -180,19 +188,29 @@ def load_expected(sweep: GoldenSweep) -> dict[str, Any]:
 
 
 def differences(
-    sweep: GoldenSweep, expected: dict[str, str], got: dict[str, str], metrics: dict[str, Path]
+    sweep: GoldenSweep,
+    expected: dict[str, str],
+    got: dict[str, str],
+    metrics: dict[str, Path],
+    missed: dict[str, str] | None = None,
 ) -> list[str]:
-    """One line per run whose replayed metrics differ from the golden digest (or is missing)."""
+    """One line per run whose replayed metrics differ from the golden digest, whose replay
+    asked for an answer the bundle does not hold (`missed`), or that is missing."""
     out = []
-    for rid in sorted(set(expected) | set(got)):
+    missed = missed or {}
+    for rid in sorted(set(expected) | set(got) | set(missed)):
         want, have = expected.get(rid), got.get(rid)
-        if want == have:
-            continue
-        where = f" (replayed metrics: {metrics[rid]})" if rid in metrics else ""
-        out.append(
-            f"golden sweep '{sweep.name}', run {rid}: metrics digest {str(have)[:16]} differs "
-            f"from the golden {str(want)[:16]}{where}"
-        )
+        if rid in missed:
+            out.append(
+                f"golden sweep '{sweep.name}', run {rid}: its replay asked a question the golden "
+                f"bundle never recorded, so it behaves differently: {missed[rid].split('. ')[0]}"
+            )
+        elif want != have:
+            where = f" (replayed metrics: {metrics[rid]})" if rid in metrics else ""
+            out.append(
+                f"golden sweep '{sweep.name}', run {rid}: metrics digest {str(have)[:16]} "
+                f"differs from the golden {str(want)[:16]}{where}"
+            )
     if out:
         out.append(
             "Behaviour changed. If that is intended, regenerate the golden sweeps with "
@@ -201,17 +219,17 @@ def differences(
     return out
 
 
-def replay(sweep: GoldenSweep, out: Path) -> tuple[dict[str, str], dict[str, Path]]:
-    """Replay the committed bundle (read-only); (digests, metrics paths) by run id."""
-    metrics = run_all(sweep.configs(out, "replay", bundle=str(sweep.bundle)))
-    return digests_of(metrics), metrics
+def replay(sweep: GoldenSweep, out: Path) -> tuple[dict[str, str], dict[str, Path], dict[str, str]]:
+    """Replay the committed bundle (read-only); (digests, metrics paths, misses) by run id."""
+    metrics, missed = run_all(sweep.configs(out, "replay", bundle=str(sweep.bundle)))
+    return digests_of(metrics), metrics, missed
 
 
 def check(sweep: GoldenSweep, out: Path) -> list[str]:
     """Replay and compare against the committed digests; empty when bit-identical."""
     expected = load_expected(sweep)
-    got, metrics = replay(sweep, out)
-    return differences(sweep, expected["runs"], got, metrics)
+    got, metrics, missed = replay(sweep, out)
+    return differences(sweep, expected["runs"], got, metrics, missed)
 
 
 # --- recording --------------------------------------------------------------------------------
@@ -234,12 +252,14 @@ def regenerate(sweep: GoldenSweep, work: Path | None = None) -> dict[str, str]:
     work = Path(work or tempfile.mkdtemp(prefix=f"golden-{sweep.name}-"))
     cache = work / "cache"
     with recording_options(sweep) as options:
-        recorded = run_all(
+        recorded, _ = run_all(  # recording never misses
             sweep.configs(work / "record", "record", cache_dir=str(cache), oracle_options=options)
         )
     export_bundle(cache, work / "bundle")
     _replace_bundle(sweep.bundle, work / "bundle")
-    got, metrics = replay(sweep, work / "replay")
+    got, metrics, missed = replay(sweep, work / "replay")
+    if missed:
+        raise RuntimeError(f"golden replay missed right after recording: {missed}")
     _same_learning(recorded, metrics)
     doc = {"_comment": f"Written by `{REGENERATE}`; do not edit.", "spec": sweep.spec()}
     doc["runs"] = got

@@ -58,6 +58,8 @@ def test_a_differing_run_is_named_with_the_command_that_regenerates(tmp_path):
     assert "python scripts/golden.py regenerate" in lines[1]
     missing = differences(sweep, runs, {k: v for k, v in runs.items() if k != rid}, {})
     assert rid in missing[0]
+    missed = differences(sweep, runs, runs, {}, {rid: "Replay mode: no answer for key K. More"})
+    assert rid in missed[0] and "never recorded" in missed[0] and "key K" in missed[0]
 
 
 def test_regenerate_refuses_a_recording_its_replay_does_not_reproduce(tmp_path, monkeypatch):
@@ -72,10 +74,10 @@ def test_regenerate_refuses_a_recording_its_replay_does_not_reproduce(tmp_path, 
     real_replay = golden.replay
 
     def replay_other_seed(sweep, out):
-        digests, metrics = real_replay(sweep, out)
+        digests, metrics, missed = real_replay(sweep, out)
         path = next(iter(metrics.values()))
         path.write_text(path.read_text().replace("0.0", "0.5", 1))
-        return digests, metrics
+        return digests, metrics, missed
 
     monkeypatch.setattr(golden, "replay", replay_other_seed)
     with pytest.raises(RuntimeError, match="does not reproduce the recording"):
