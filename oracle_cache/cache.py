@@ -243,17 +243,16 @@ class CachedOracle:
             "its trajectory diverged from the recorded one, the prompt or model changed, or the "
             "answers come from another stack. "
         )
-        if self.record_hint:
-            return head + f"Record them with: {self.record_hint}"
         if self.bundle is not None:
-            return head + (
-                "Record them with `make bench CACHE=record …` (`--cache record`), then add "
-                f"them to the bundle with `python -m oracle_cache export CACHE_DIR {self.bundle.path}`."
+            record = self.record_hint or (
+                "`make bench CACHE=record …` (`--cache record`), then add them to the bundle "
+                f"with `python -m oracle_cache export CACHE_DIR {self.bundle.path}`"
             )
-        return head + (
-            "Record the missing answers with `make bench CACHE=record …` (`--cache record`), "
-            "or import the bundle that holds them with `python -m oracle_cache import BUNDLE "
-            "CACHE_DIR`."
+            return f"{head}Record them with: {record}."
+        record = self.record_hint or "`make bench CACHE=record …` (`--cache record`)"
+        return (
+            f"{head}Record them with: {record}; or import the bundle that holds them with "
+            f"`python -m oracle_cache import BUNDLE {self.cache_dir}`."
         )
 
     def _answer(
