@@ -15,6 +15,8 @@ SEEDS ?= 0,1
 BUDGET ?= smoke
 ORACLE ?= scripted
 CACHE ?= record
+# replay straight from a committed bundle (read-only, no import): CACHE=replay BUNDLE=path
+BUNDLE ?=
 BACKEND ?=
 OUT ?= results
 EXECUTOR ?= local
@@ -35,7 +37,8 @@ sysdeps:
 bench: $(STAMP)
 	$(PY) -m benchmark sweep --tasks "$(TASK)" --methods "$(METHODS)" --seeds "$(SEEDS)" \
 		--budget "$(BUDGET)" --oracle "$(ORACLE)" --cache "$(CACHE)" --out "$(OUT)" \
-		--executor "$(EXECUTOR)" $(if $(JOBS),--jobs $(JOBS)) $(if $(BACKEND),--backend $(BACKEND)) $(EXTRA)
+		--executor "$(EXECUTOR)" $(if $(JOBS),--jobs $(JOBS)) $(if $(BACKEND),--backend $(BACKEND)) \
+		$(if $(BUNDLE),--bundle "$(BUNDLE)") $(EXTRA)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -26,6 +26,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         oracle=args.oracle,
         cache_mode=args.cache,
         cache_dir=args.cache_dir,
+        bundle=args.bundle,
         out_dir=args.out,
         method_options=got.method_options,
         oracle_options=got.oracle_options,
@@ -42,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         outcomes = run_ray(configs, address=args.ray_address)
     else:
-        outcomes = run_local(configs, jobs=args.jobs)
+        outcomes = run_local(configs, jobs=args.jobs, threads=args.threads)
     wall = time.perf_counter() - t0
     summary = write_sweep_summary(args.out, configs, outcomes, wall)
     failed = [o for o in outcomes if not o.ok]
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--oracle", default="scripted", help="scripted | gemini | openai")
     sw.add_argument("--cache", default="record", help="record | replay | live")
     sw.add_argument("--cache-dir", default=".cache/oracle")
+    sw.add_argument(
+        "--bundle", default=None, help="replay straight from this bundle (with --cache replay)"
+    )
     sw.add_argument("--out", default="results")
     sw.add_argument("--executor", default="local", choices=["local", "ray"])
     sw.add_argument(
@@ -144,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sw.add_argument(
         "--jobs", type=positive_int, default=None, help="parallel runs (default: cores)"
+    )
+    sw.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch threads per run (default: cores // jobs); pin it to replay bit for bit",
     )
     sw.add_argument("--backend", default=None, help="task backend, e.g. thor for ALFRED")
     sw.add_argument(

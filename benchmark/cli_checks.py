@@ -71,8 +71,28 @@ def check_sweep(args: Any) -> SweepInputs:
         check_method(method, got.method_options)
     check_oracle(args.oracle, got.oracle_options)
     check_writable_dir(args.out, "--out")
-    check_writable_dir(args.cache_dir, "--cache-dir", write=args.cache != "replay")
+    if getattr(args, "bundle", None):
+        check_bundle(args.bundle, args.cache)
+    else:
+        check_writable_dir(args.cache_dir, "--cache-dir", write=args.cache != "replay")
     return got
+
+
+def check_bundle(bundle: str, cache: str) -> None:
+    """`--bundle` is replayed read-only: it needs `--cache replay` and must open cleanly (its
+    manifest checked) here, once, rather than in every worker."""
+    from oracle_cache.bundle_store import BundleStore
+    from oracle_cache.errors import CacheInputError
+
+    if cache != "replay":
+        raise InputError(
+            f"--bundle {bundle} is replayed read-only, so it needs --cache replay (CACHE=replay); "
+            f"to record on top of it, import it first: python -m oracle_cache import {bundle}"
+        )
+    try:
+        BundleStore(bundle)
+    except CacheInputError as err:
+        raise InputError(f"--bundle: {first_line(err)}") from None
 
 
 def check_budget(name: str, overrides: dict[str, Any]) -> None:

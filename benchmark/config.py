@@ -164,6 +164,8 @@ class RunConfig:
     oracle: str = "scripted"
     cache_mode: str = "record"
     cache_dir: str = ".cache/oracle"
+    #: replay straight from this bundle (read-only, no import); needs cache_mode "replay"
+    bundle: str | None = None
     out_dir: str = "results"
     method_options: dict[str, Any] = field(default_factory=dict)
     oracle_options: dict[str, Any] = field(default_factory=dict)

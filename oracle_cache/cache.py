@@ -8,6 +8,8 @@ evicts. Entries are JSON text (no pickle: a shared cache directory cannot run co
 their own key document and a digest over the answer (`oracle_cache.entry`); an entry that fails
 either check, or answers out of range, is quarantined and never served (replay refuses it with
 `TamperedEntry`, record asks again). Identical queries in flight at once are asked once.
+Replay can also read a bundle directly (`bundle=`, `oracle_cache.bundle_store`): nothing is
+imported or written, and a bad entry is refused the same way but left where it is.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import diskcache
 import numpy as np
 
+from oracle_cache.bundle_store import BundleStore
 from oracle_cache.entry import (  # noqa: F401  (ENTRY_FIELDS, decode_entry: re-exported)
     ENTRY_FIELDS,
     CorruptEntry,
@@ -80,15 +83,25 @@ class CachedOracle:
         cache_dir: str | Path | None = None,
         max_in_flight: int = 1,
         keep_frames: bool = False,
+        bundle: str | Path | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"cache mode must be one of {MODES}, got {mode!r}")
-        if mode != "live" and cache_dir is None:
+        if bundle is not None and mode != "replay":
+            raise ValueError(
+                f"a bundle is only replayed (read-only), not used in {mode!r} mode; import it "
+                "into a cache with `python -m oracle_cache import BUNDLE CACHE_DIR` to record on"
+            )
+        if mode != "live" and cache_dir is None and bundle is None:
             raise ValueError(f"cache mode {mode!r} needs a cache directory")
         self.provider = provider
         self.mode = mode
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.store = open_store(self.cache_dir) if mode != "live" else None
+        #: replay straight from this bundle (read-only); then no cache directory is opened
+        self.bundle = BundleStore(bundle) if bundle is not None else None
+        self.cache_dir = Path(cache_dir) if cache_dir is not None and bundle is None else None
+        self.store = open_store(self.cache_dir) if mode != "live" and bundle is None else None
+        #: the command that would record a missing answer (set by the harness that knows the run)
+        self.record_hint: str | None = None
         self.max_in_flight = max(1, int(max_in_flight))
         self.keep_frames = keep_frames and self.cache_dir is not None
         self.name = getattr(provider, "name", "oracle")
@@ -140,6 +153,8 @@ class CachedOracle:
         (diskcache's query method is private). If the store is not the diskcache it was written
         for, it falls back to one `get` per key.
         """
+        if self.bundle is not None:
+            return {k: v for k in keys if (v := self.bundle.get(k)) is not None}
         if self.store is None or not keys:
             return {}
         select = (
@@ -165,6 +180,8 @@ class CachedOracle:
     def _lookup(
         self, key: str, doc: Mapping[str, Any], raw: Any = _UNREAD
     ) -> dict[str, Any] | None:
+        if self.bundle is not None:
+            return self._lookup_bundle(key, doc, raw)
         if self.store is None:
             return None
         if raw is _UNREAD:
@@ -186,6 +203,26 @@ class CachedOracle:
                 raise TamperedEntry(self._tampered_message(key, e)) from None
             return None  # record mode asks again
 
+    def _lookup_bundle(
+        self, key: str, doc: Mapping[str, Any], raw: Any = _UNREAD
+    ) -> dict[str, Any] | None:
+        """As `_lookup`, from the bundle: a bad entry is refused, never moved (read-only)."""
+        assert self.bundle is not None
+        if raw is _UNREAD:
+            raw = self.bundle.get(key)
+        if raw is None:
+            return None
+        try:
+            return check_entry(key, raw, doc)
+        except CorruptEntry as e:
+            self._count("corrupt")
+            raise TamperedEntry(
+                f"Replay mode: refused the entry for key {key} in the bundle {self.bundle.path}: "
+                f"{e}. Run `python -m oracle_cache verify {self.bundle.path}` to list (and "
+                "quarantine) every bad entry, then restore the bundle from version control or "
+                "record it again."
+            ) from None
+
     def _tampered_message(self, key: str, err: CorruptEntry) -> str:
         return (
             f"Replay mode: refused the stored answer for key {key} in {self.cache_dir}: {err}. "
@@ -197,13 +234,25 @@ class CachedOracle:
     def _miss_message(self, kind: str, key: str, doc: Mapping[str, Any], context: Any) -> str:
         task = (context or {}).get("task", "unknown task")
         n = sum(len(g) for g in doc["frames"])
+        where = (
+            f"the bundle {self.bundle.path}" if self.bundle else f"the cache at {self.cache_dir}"
+        )
+        head = (
+            f"Replay mode: {where} has no {kind} answer for key {key} (task {task}, oracle "
+            f"{self.name}, {n} frame(s)). The run asked about frames that were never recorded: "
+            "its trajectory diverged from the recorded one, the prompt or model changed, or the "
+            "answers come from another stack. "
+        )
+        if self.bundle is not None:
+            record = self.record_hint or (
+                "`make bench CACHE=record …` (`--cache record`), then add them to the bundle "
+                f"with `python -m oracle_cache export CACHE_DIR {self.bundle.path}`"
+            )
+            return f"{head}Record them with: {record}."
+        record = self.record_hint or "`make bench CACHE=record …` (`--cache record`)"
         return (
-            f"Replay mode: the cache at {self.cache_dir} has no {kind} answer for key {key} "
-            f"(task {task}, oracle {self.name}, {n} frame(s)). The run asked about frames that "
-            "were never recorded: its trajectory diverged from the recorded one, the prompt or "
-            "model changed, or the cache comes from another stack. Record the missing answers "
-            "with `make bench CACHE=record …` (`--cache record`), or import the bundle that "
-            "holds them with `python -m oracle_cache import BUNDLE CACHE_DIR`."
+            f"{head}Record them with: {record}; or import the bundle that holds them with "
+            f"`python -m oracle_cache import BUNDLE {self.cache_dir}`."
         )
 
     def _answer(
@@ -428,6 +477,8 @@ class CachedOracle:
             out: dict[str, Any] = dict(self.counters)
             out["est_cost"] = round(self.est_cost, 6)
         out.update(mode=self.mode, oracle=self.name)
+        if self.bundle is not None:
+            out["bundle"] = str(self.bundle.path)
         return out
 
     def close(self) -> None:

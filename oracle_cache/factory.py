@@ -60,12 +60,14 @@ def build_oracle(
     mode: str = "record",
     cache_dir: str | Path | None = ".cache/oracle",
     options: dict[str, Any] | None = None,
+    bundle: str | Path | None = None,
 ) -> CachedOracle:
     """An oracle by provider name (scripted | gemini | openai), wrapped in the cache.
 
     `options` go to the provider, except `max_in_flight` (queries asked at once by
     rate_many/prefer_many; default 1 for scripted, 8 otherwise) and `keep_frames` (also store
     each queried frame as a PNG by digest, for audits and bundles), which configure the cache.
+    `bundle`: replay straight from this bundle, read-only (mode must be "replay").
     """
     options = dict(options or {})
     max_in_flight = int(options.pop("max_in_flight", 1 if provider == "scripted" else 8))
@@ -74,4 +76,6 @@ def build_oracle(
     if mode == "replay":
         # replay never calls a provider, so it must not need one (no SDK, no API key)
         prov = ReplayOnlyProvider(prov)
-    return CachedOracle(prov, mode, cache_dir, max_in_flight=max_in_flight, keep_frames=keep_frames)
+    return CachedOracle(
+        prov, mode, cache_dir, max_in_flight=max_in_flight, keep_frames=keep_frames, bundle=bundle
+    )

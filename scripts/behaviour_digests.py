@@ -12,9 +12,6 @@ float results can depend on it (a sweep gives each run cores // jobs threads).
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import io
 import json
 import os
 import subprocess
@@ -24,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the record/replay test's budget, below, lives under tests/
+from benchmark.golden import metrics_digest  # noqa: E402  (one definition of the digest)
+
 #: the budget and SAC size of the record/replay test, taken from it so both digest the same runs
 from tests.test_record_replay import TINY_BUDGET, TINY_SAC  # noqa: E402
 
@@ -40,20 +39,6 @@ SWEEP_OPTIONS = [
     "--sac-opt",
     "batch_size=128",
 ]
-#: wall-clock columns differ on every run; everything else must not
-WALL_COLUMNS = {"wall_s"}
-
-
-def metrics_digest(path: Path) -> str:
-    """sha256 of the CSV re-written without its wall-time column(s)."""
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    keep = [i for i, name in enumerate(rows[0]) if name not in WALL_COLUMNS]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for row in rows:
-        writer.writerow([row[i] for i in keep])
-    return hashlib.sha256(buf.getvalue().encode()).hexdigest()
 
 
 def _cli(*args: str) -> None:

@@ -225,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check submissions (default: all under --root)")
     v.add_argument("files", nargs="*", type=Path)
     _common(v, protocol=False)
-    v.add_argument("--rerun", action="store_true", help="scripted track: re-run and compare")
+    v.add_argument(
+        "--rerun", action="store_true", help="re-run in the sandbox (vlm: from its bundle)"
+    )
     v.add_argument("--jobs", type=int, default=None)
     _rerun_options(v)
     v.set_defaults(fn=cmd_validate)

@@ -1,8 +1,11 @@
-"""`validate --rerun`: re-execute a scripted-track submission in a sandbox and compare.
+"""`validate --rerun`: re-execute a submission in a sandbox and compare.
 
 The scripted teacher is deterministic per content key and runs are seeded, so on the same stack
 the re-run must give the same curves: success rates, steps and query counts exactly, returns to
-float round-off. Wall time is the only column allowed to differ.
+float round-off. Wall time is the only column allowed to differ. A VLM-track entry is re-run
+the same way with every rating replayed from the cache bundle it ships (read-only, no provider
+and no API key: the reference VLMs may be gone, the bundle is what makes the entry checkable);
+a rating the bundle lacks stops the re-run, so the entry does not reproduce.
 
 The submitter's code never runs in this process: the re-run is `rerun_child.py` inside
 `sandbox.Sandbox` (scrubbed environment, read-only code copy, no network, resource limits), and
@@ -19,12 +22,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from benchmark.leaderboard.confine import confine, shown
 from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import get_protocol
 from benchmark.leaderboard.sandbox import Isolation, Limits, Sandbox, SandboxResult
 from benchmark.leaderboard.schema import SHA256, Curve, Submission
 
 EXACT = ("step", "queries", "success_rate")
+#: the shipped bundle's name inside the sandbox's read-only inputs
+SHIPPED_BUNDLE = "bundle"
 MAX_RESULT_BYTES = 64 << 20
 
 
@@ -101,6 +107,19 @@ def compare(sub: Submission, fresh: FreshResult) -> list[str]:
     return problems
 
 
+def _shipped_bundle(sub: Submission, path: Path, track: str) -> tuple[Path | None, str]:
+    """(the entry's shipped bundle, a note) for a VLM-track entry; (None, "") for another
+    track; (None, why) when a VLM-track entry has no usable bundle to replay."""
+    if track != "vlm":
+        return None, ""
+    if sub.cache_bundle is None:
+        return None, "a vlm-track entry is re-run from its cache bundle, and it ships none"
+    bundle, why = confine(path.parent, sub.cache_bundle.path, sub.method.name)
+    if bundle is None or not bundle.is_dir():
+        return None, f"cache_bundle {shown(sub.cache_bundle.path)} {why or 'is missing'}"
+    return bundle, f"every rating replayed from the shipped bundle {shown(sub.cache_bundle.path)}"
+
+
 def rerun_check(
     path: str | Path,
     jobs: int | None = None,
@@ -117,19 +136,18 @@ def rerun_check(
     text = Path(path).read_text()
     sub = Submission.model_validate(json.loads(text))
     proto = get_protocol(sub.protocol.id, path=protocols_file)
-    if proto.track != "scripted":
-        return [
-            f"--rerun re-executes the scripted track only; '{proto.id}' is a {proto.track} "
-            "track (replay its cache bundle instead)"
-        ], []
-    notes: list[str] = []
+    bundle, why = _shipped_bundle(sub, Path(path), proto.track)
+    if proto.track == "vlm" and bundle is None:
+        return [why], []
+    notes: list[str] = [why] if why else []
     threads = sorted({r.threads for r in sub.runs})
     if len(threads) > 1:
         notes.append(f"the runs used different thread counts {threads}; re-running with 1")
     scratch = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="lb-rerun-"))
     box = Sandbox(scratch, limits or Limits(), isolation, tuple(code_paths))
     try:
-        box.prepare({"submission.json": text, "protocol.json": proto.model_dump_json()})
+        trees = {SHIPPED_BUNDLE: bundle} if bundle else None
+        box.prepare({"submission.json": text, "protocol.json": proto.model_dump_json()}, trees)
         out = box.work / "result.json"
         res = box.run(
             [
@@ -145,6 +163,7 @@ def rerun_check(
                 "--work",
                 str(box.work / "protocol"),
                 *(["--jobs", str(jobs)] if jobs else []),
+                *(["--bundle", str(box.inputs / SHIPPED_BUNDLE)] if bundle else []),
             ]
         )
         notes.append(f"isolation: {res.isolation}")

@@ -267,8 +267,9 @@ class Sandbox:
         extra = sorted(p for p in (self.code / "extra").glob("*") if p.is_dir())
         return [self.code / "_sandbox", self.code / "repo", *extra]
 
-    def prepare(self, inputs: dict[str, str]) -> None:
-        """Copy the code and the input files in and make both read-only."""
+    def prepare(self, inputs: dict[str, str], trees: dict[str, Path] | None = None) -> None:
+        """Copy the code, the input files and the input directories (`trees`, e.g. a cache
+        bundle; links are not followed) in, and make them read-only."""
         self.mode, self.why = choose_isolation(self.isolation)
         self.release()
         shutil.rmtree(self.code, ignore_errors=True)
@@ -278,6 +279,8 @@ class Sandbox:
         self._copy_code()
         for name, text in inputs.items():
             (self.inputs / name).write_text(text)
+        for name, tree in (trees or {}).items():
+            shutil.copytree(tree, self.inputs / name, symlinks=True)
         spec = {"hide": self._hidden(), "keep": self._kept()}
         (self.inputs / "sandbox.json").write_text(json.dumps(spec, indent=1))
         _set_tree_mode(self.code, writable=False)

@@ -85,8 +85,13 @@ def run_protocol(
     work_dir: Path,
     jobs: int | None = None,
     threads: int | None = None,
+    bundle: Path | None = None,
 ) -> tuple[Path, Path]:
-    """Run every (task, method, seed) of the protocol; returns (results_dir, cache_dir)."""
+    """Run every (task, method, seed) of the protocol; returns (results_dir, cache_dir).
+
+    With `bundle`, every answer is replayed from it (read-only, no provider, no API key): how
+    a VLM-track entry is re-run from the bundle it ships; the cache_dir returned is then unused.
+    """
     from benchmark.config import RunConfig
     from benchmark.sweep.local import plan
 
@@ -97,8 +102,9 @@ def run_protocol(
         seed=0,
         budget=protocol.budget,
         oracle=protocol.oracle.provider,
-        cache_mode="record",
+        cache_mode="replay" if bundle else "record",
         cache_dir=str(cache),
+        bundle=str(bundle) if bundle else None,
         out_dir=str(results),
         oracle_options=dict(protocol.oracle.options),
         budget_overrides=dict(protocol.budget_overrides),

@@ -31,6 +31,7 @@ from benchmark.config import Budget, RunConfig, resolve
 from benchmark.loops.sinks import MetricSinks
 from benchmark.methods.base import RewardMethod
 from benchmark.methods.registry import get_method
+from benchmark.record_hint import record_command
 from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
 from benchmark.rl.iql import IQLConfig
 from benchmark.rl.sac import SACConfig
@@ -104,7 +105,10 @@ def build_parts(cfg: RunConfig) -> Parts:
 
     r = resolve(cfg)
     method = build_method(cfg, r.task, r.budget)
-    oracle = build_oracle(cfg.oracle, cfg.cache_mode, cfg.cache_dir, cfg.oracle_options)
+    oracle = build_oracle(
+        cfg.oracle, cfg.cache_mode, cfg.cache_dir, cfg.oracle_options, bundle=cfg.bundle
+    )
+    oracle.record_hint = record_command(cfg)
     return Parts(r.task, r.budget, method, oracle, r.iql, r.sac)
 
 
@@ -126,6 +130,7 @@ def describe_oracle(cfg: RunConfig, oracle: Any, levels: int) -> dict[str, Any]:
         "name": getattr(oracle, "name", cfg.oracle),
         "mode": cfg.cache_mode,
         "cache_dir": cfg.cache_dir,
+        "bundle": cfg.bundle,
         "levels": levels,
     }
 

@@ -55,6 +55,7 @@ def run_ray(
                     threads=num_cpus_per_run,
                     out_dir=os.path.abspath(cfg.out_dir),
                     cache_dir=os.path.abspath(cfg.cache_dir),
+                    bundle=os.path.abspath(cfg.bundle) if cfg.bundle else None,
                 )
             )
     if not todo:
