@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.config import BUDGETS
+from benchmark.config import BUDGETS, LOOPS
 from benchmark.inputs import InputError, positive_int
 
 
@@ -34,6 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         iql=got.iql,
         backend=args.backend,
         log_sinks=got.log_sinks,
+        loop=args.loop,
     )
     configs = plan(got.tasks, got.methods, got.seeds, base)
     t0 = time.perf_counter()
@@ -140,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         "--log",
         default="tensorboard",
         help="metric mirrors besides metrics.csv: tensorboard, wandb (comma-separated)",
+    )
+    sw.add_argument(
+        "--loop",
+        default="auto",
+        choices=list(LOOPS),
+        help="auto: online SAC (offline IQL for ALFRED); reward-model: train and score the "
+        "reward on logged data, no RL (docs/reward-track.md)",
     )
     sw.add_argument("--method-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--oracle-opt", action="append", default=[], metavar="K=V")

@@ -64,6 +64,7 @@ def check_sweep(args: Any) -> SweepInputs:
         iql=parse_options(getattr(args, "iql_opt", []), "--iql-opt"),
         log_sinks=check_log_sinks([x.strip() for x in args.log.split(",") if x.strip()]),
     )
+    check_loop(getattr(args, "loop", "auto"), tasks)
     check_budget(args.budget, got.budget_overrides)
     check_sac(got.sac)
     check_iql(got.iql)
@@ -73,6 +74,20 @@ def check_sweep(args: Any) -> SweepInputs:
     check_writable_dir(args.out, "--out")
     check_writable_dir(args.cache_dir, "--cache-dir", write=args.cache != "replay")
     return got
+
+
+def check_loop(loop: str, tasks: list[str]) -> None:
+    """The reward-model track logs data with a scripted expert: continuous tasks only."""
+    if loop != "reward-model":
+        return
+    from benchmark.loops.logged_episodes import check_task
+    from envs import get_task
+
+    for name in tasks:
+        try:
+            check_task(get_task(name))
+        except ValueError as err:
+            raise InputError(f"--loop reward-model: {first_line(err)}") from None
 
 
 def check_budget(name: str, overrides: dict[str, Any]) -> None:
