@@ -127,7 +127,9 @@ def plot_ranking(
     for y, (v, h) in enumerate(zip(vals, hi, strict=True)):
         ax.text(min(h + 0.02, 0.9), y, f"{v:.2f}", va="center", fontsize=7)
     ax.set_xlim(0, 1.02)
-    ax.set_xlabel(textwrap.fill(f"IQM of {score} over tasks x seeds (95% stratified-bootstrap CI)", 70))
+    ax.set_xlabel(
+        textwrap.fill(f"IQM of {score} over tasks x seeds (95% stratified-bootstrap CI)", 70)
+    )
     ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -267,9 +269,7 @@ def write_standings(
         f"{proto.id}: {proto.suite}/{proto.track}, budget {proto.budget}, {len(proto.seeds)} seeds"
     )
     if subs:
-        plot_ranking(
-            std.rows, std.files["ranking_png"], f"Ranking ({label})", proto.score_name()
-        )
+        plot_ranking(std.rows, std.files["ranking_png"], f"Ranking ({label})", proto.score_name())
         plot_curves(
             subs, proto, std.files["curves_png"], f"Learning curves, mean and 95% CI ({label})"
         )

@@ -15,7 +15,7 @@ Meanings of the shared metric columns on this track:
   same at every mark);
 - `success_rate`: the headline score in [0, 1] (so reports, curves and the leaderboard read it
   unchanged; docs/reward-track.md says why it is 1 - sqrt(2) x EPIC distance), repeated in
-  `score`; `eval_return` is empty (no policy is run);
+  `score`; `eval_return` is 0: no policy is run (a leaderboard curve must hold a number);
 - `episodes`, `train_success`: the train split's episodes and share of success states;
 - `reward_alignment`: stats.reward_alignment on the held-out split at the task's levels.
 Added columns: `score`, `epic_distance`, `voc` (along held-out expert episodes up to their first
@@ -128,7 +128,7 @@ def _data_columns(data: LoggedDataset) -> dict[str, Any]:
     return {
         "episodes": int(len(np.unique(train.episode_ids))),
         "train_success": float(np.mean(train.privileged["success"])),
-        "eval_return": float("nan"),
+        "eval_return": 0.0,  # no policy runs on this track (leaderboard curves need a number)
     }
 
 
