@@ -107,3 +107,15 @@ def test_an_unknown_loop_is_refused(tmp_path, capsys, no_workers) -> None:  # no
     assert "invalid choice: 'reward'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown loop 'reward'"):
         run_any(replace(_cfg(tmp_path, "sparse"), loop="reward"))
+
+
+def test_make_bench_defaults_to_the_track_and_a_named_task_to_its_loop() -> None:
+    from tests.test_docker_static import _make_n
+
+    default = _make_n("bench", "STAMP=Makefile")  # a prerequisite that exists: no install
+    assert '--loop "reward-model"' in default
+    assert '--methods "erl-vlm,rbrl,gt-reward,sparse"' in default
+    assert '--out "results/reward-model"' in default
+    alfred = _make_n("bench", "STAMP=Makefile", "TASK=alfred")
+    assert '--loop "auto"' in alfred and '--methods "erl-vlm"' in alfred
+    assert '--out "results"' in alfred
