@@ -57,10 +57,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 1
     print()
     print(out["table_md"].read_text())
+    if args.loop == "reward-model":  # the four metrics behind the score ("success" above)
+        from benchmark.analysis.reward_table import write_table
+
+        if (reward_md := write_table(args.out)) is not None:
+            print(reward_md.read_text())
+            out["reward_table"] = reward_md
     print(f"Sweep: {len(configs)} runs ({len(failed)} failed) in {wall:.0f} s. Wrote:")
     print(f"  per-run metrics : {Path(args.out)}/<task>/<method>/seed<k>/metrics.csv")
-    for name in ("summary", "table_csv", "table_md", "curves", "curves_queries", "bars", "html"):
-        print(f"  {name:<16}: {out[name]}")
+    names = ("summary", "table_csv", "table_md", "reward_table", "curves", "curves_queries")
+    for name in (*names, "bars", "html"):
+        if name in out:
+            print(f"  {name:<16}: {out[name]}")
     print(f"  {'sweep':<16}: {summary}")
     return 1 if failed else 0
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import benchmark.loops.reward_track as track
+from benchmark.analysis.reward_table import write_table
 from benchmark.cli import main as cli_main
 from benchmark.config import RunConfig
 from benchmark.loops.dispatch import run_any
@@ -67,6 +68,10 @@ def test_the_track_scores_learners_and_references_on_the_same_held_out_data(tmp_
         assert rows[learner]["queries"].tolist() == [3, 6, 9]
     # every method at a seed used one dataset, built once
     assert len(list((tmp_path / "cache" / "logged").rglob("*.npz"))) == 1
+    # the track's own table: one line per method, the reference at the top with score 1
+    table = write_table(tmp_path / "out").read_text().splitlines()
+    assert table[2].startswith("| metaworld/drawer-open | gt-reward | 1 | 0 | 1.00 ± 0.00 |")
+    assert sum(line.startswith("| metaworld/") for line in table) == 4
 
 
 def test_a_killed_run_resumes_to_the_metrics_of_an_unbroken_one(tmp_path) -> None:
