@@ -104,3 +104,26 @@ def test_headline_score_ends() -> None:
     assert math.isnan(headline_score(float("nan")))
     # a constant reward carries no information: scored as unrelated
     assert headline_score(epic_distance(np.ones(5), np.arange(5.0))) == pytest.approx(0.0)
+
+
+def test_the_bracket_needs_a_margin_and_disjoint_intervals() -> None:
+    import pandas as pd
+
+    from benchmark.analysis.reward_table import bracket
+
+    def frame(scores: dict[str, list[float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"task": "t", "method": m, "seed": k, "score": v}
+                for m, vs in scores.items()
+                for k, v in enumerate(vs)
+            ]
+        )
+
+    wide = bracket(frame({"gt-reward": [1.0] * 4, "sparse": [0.1, 0.2, 0.3, 0.2]}))
+    # IQM of (0.1, 0.2, 0.2, 0.3) = mean of the middle two = 0.2
+    assert wide["brackets"] and wide["difference"] == pytest.approx(0.8)
+    narrow = bracket(frame({"gt-reward": [1.0] * 4, "sparse": [0.6, 0.7, 0.7, 0.8]}))
+    assert narrow["disjoint"] and not narrow["brackets"]  # 0.3 apart: too close
+    overlap = bracket(frame({"gt-reward": [1.0, 0.0, 1.0, 1.0], "sparse": [0.0, 0.1, 0.0, 0.9]}))
+    assert not overlap["disjoint"] and not overlap["brackets"]

@@ -67,6 +67,38 @@ def markdown(final: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bracket(
+    final: pd.DataFrame, upper: str = "gt-reward", lower: str = "sparse", margin: float = 0.5
+) -> dict[str, object]:
+    """Issue 20's criterion for a usable board: IQM(upper) - IQM(lower) >= margin over tasks x
+    seeds, with disjoint 95 % stratified-bootstrap CIs (stats.interval_estimates, the report's
+    and the leaderboard's estimator)."""
+    from benchmark.analysis.stats import interval_estimates
+
+    out: dict[str, object] = {}
+    for role, method in (("upper", upper), ("lower", lower)):
+        pivot = final[final["method"] == method].pivot_table(
+            index="seed", columns="task", values="score"
+        )
+        point, lo, hi = interval_estimates(pivot.dropna().to_numpy())
+        out[role] = {"method": method, "iqm": point, "ci": [lo, hi], "runs": int(pivot.size)}
+    up, low = out["upper"], out["lower"]
+    out["difference"] = up["iqm"] - low["iqm"]
+    out["disjoint"] = bool(low["ci"][1] < up["ci"][0])
+    out["brackets"] = bool(out["difference"] >= margin and out["disjoint"])
+    return out
+
+
+def bracket_line(b: dict[str, object]) -> str:
+    up, low = b["upper"], b["lower"]
+    return (
+        f"bracket: {up['method']} IQM {up['iqm']:.3f} [{up['ci'][0]:.3f}, {up['ci'][1]:.3f}] vs "
+        f"{low['method']} IQM {low['iqm']:.3f} [{low['ci'][0]:.3f}, {low['ci'][1]:.3f}]: "
+        f"difference {b['difference']:.3f}, CIs {'disjoint' if b['disjoint'] else 'overlap'} -> "
+        + ("brackets" if b["brackets"] else "does NOT bracket (needs >= 0.5 and disjoint CIs)")
+    )
+
+
 def write_table(results_dir: str | Path) -> Path | None:
     """Write reward_table.md next to the report's tables; None when there is no track run."""
     final = load_final_rows(results_dir)
@@ -92,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no finished reward-model-track run under {argv[0]}", file=sys.stderr)
         return 1
     print(path.read_text())
+    final = load_final_rows(argv[0])
+    if {"gt-reward", "sparse"} <= set(final["method"]):
+        print(bracket_line(bracket(final)))
+        for task, g in final.groupby("task"):
+            print(f"  {task}: {bracket_line(bracket(g))}")
     return 0
 
 
