@@ -210,7 +210,6 @@ def test_official_protocols_are_well_formed():
         ("alfred", "scripted", "online"),
         ("alfred", "vlm", "online"),
         ("alfred-v2", "scripted", "online"),
-        ("metaworld", "scripted", "reward-model"),
     }
     for p in protocols.values():
         p.resolved_budget()  # budget exists and its overrides are valid fields
