@@ -137,8 +137,14 @@ def check_method(method: str, options: dict[str, Any]) -> None:
 def load_run_config(path: str, cls: type) -> Any:
     """`run --config`: a JSON object of RunConfig fields; redacted secrets are left out so the
     provider reads its key from the environment instead of using the placeholder."""
+    from benchmark.config import LOOPS
+
     doc = read_json_file(path, "--config")
     doc["oracle_options"] = drop_redacted(dict(doc.get("oracle_options") or {}))
+    if doc.get("loop", "auto") not in LOOPS:
+        raise InputError(
+            f"--config {path!r}: loop {doc['loop']!r}; choose one of {', '.join(LOOPS)}"
+        )
     try:
         return cls(**doc)
     except TypeError as err:

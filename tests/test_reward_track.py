@@ -124,3 +124,13 @@ def test_make_bench_defaults_to_the_track_and_a_named_task_to_its_loop() -> None
     alfred = _make_n("bench", "STAMP=Makefile", "TASK=alfred")
     assert '--loop "auto"' in alfred and '--methods "erl-vlm"' in alfred
     assert '--out "results"' in alfred
+
+
+def test_run_refuses_a_config_with_an_unknown_loop(tmp_path, capsys) -> None:
+    cfg = tmp_path / "run.json"
+    cfg.write_text(
+        json.dumps({"task": "metaworld/drawer-open", "method": "sparse", "seed": 0, "loop": "rm"})
+    )
+    _one_error_line(
+        capsys, cli_main(["run", "--config", str(cfg)]), "loop 'rm'; choose one of auto"
+    )
