@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.config import BUDGETS
+from benchmark.config import BUDGETS, LOOPS
 from benchmark.inputs import InputError, positive_int
 
 
@@ -35,6 +35,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         iql=got.iql,
         backend=args.backend,
         log_sinks=got.log_sinks,
+        loop=args.loop,
     )
     configs = plan(got.tasks, got.methods, got.seeds, base)
     t0 = time.perf_counter()
@@ -57,10 +58,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 1
     print()
     print(out["table_md"].read_text())
+    if args.loop == "reward-model":  # the four metrics behind the score ("success" above)
+        from benchmark.analysis.reward_table import write_table
+
+        if (reward_md := write_table(args.out)) is not None:
+            print(reward_md.read_text())
+            out["reward_table"] = reward_md
     print(f"Sweep: {len(configs)} runs ({len(failed)} failed) in {wall:.0f} s. Wrote:")
     print(f"  per-run metrics : {Path(args.out)}/<task>/<method>/seed<k>/metrics.csv")
-    for name in ("summary", "table_csv", "table_md", "curves", "curves_queries", "bars", "html"):
-        print(f"  {name:<16}: {out[name]}")
+    names = ("summary", "table_csv", "table_md", "reward_table", "curves", "curves_queries")
+    for name in (*names, "bars", "html"):
+        if name in out:
+            print(f"  {name:<16}: {out[name]}")
     print(f"  {'sweep':<16}: {summary}")
     return 1 if failed else 0
 
@@ -160,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         "--log",
         default="tensorboard",
         help="metric mirrors besides metrics.csv: tensorboard, wandb (comma-separated)",
+    )
+    sw.add_argument(
+        "--loop",
+        default="auto",
+        choices=list(LOOPS),
+        help="auto: online SAC (offline IQL for ALFRED); reward-model: train and score the "
+        "reward on logged data, no RL (docs/reward-track.md)",
     )
     sw.add_argument("--method-opt", action="append", default=[], metavar="K=V")
     sw.add_argument("--oracle-opt", action="append", default=[], metavar="K=V")

@@ -64,6 +64,7 @@ def check_sweep(args: Any) -> SweepInputs:
         iql=parse_options(getattr(args, "iql_opt", []), "--iql-opt"),
         log_sinks=check_log_sinks([x.strip() for x in args.log.split(",") if x.strip()]),
     )
+    check_loop(getattr(args, "loop", "auto"), tasks)
     check_budget(args.budget, got.budget_overrides)
     check_sac(got.sac)
     check_iql(got.iql)
@@ -93,6 +94,20 @@ def check_bundle(bundle: str, cache: str) -> None:
         BundleStore(bundle)
     except CacheInputError as err:
         raise InputError(f"--bundle: {first_line(err)}") from None
+
+
+def check_loop(loop: str, tasks: list[str]) -> None:
+    """The reward-model track logs data with a scripted expert: continuous tasks only."""
+    if loop != "reward-model":
+        return
+    from benchmark.loops.logged_episodes import check_task
+    from envs import get_task
+
+    for name in tasks:
+        try:
+            check_task(get_task(name))
+        except ValueError as err:
+            raise InputError(f"--loop reward-model: {first_line(err)}") from None
 
 
 def check_budget(name: str, overrides: dict[str, Any]) -> None:
@@ -142,8 +157,14 @@ def check_method(method: str, options: dict[str, Any]) -> None:
 def load_run_config(path: str, cls: type) -> Any:
     """`run --config`: a JSON object of RunConfig fields; redacted secrets are left out so the
     provider reads its key from the environment instead of using the placeholder."""
+    from benchmark.config import LOOPS
+
     doc = read_json_file(path, "--config")
     doc["oracle_options"] = drop_redacted(dict(doc.get("oracle_options") or {}))
+    if doc.get("loop", "auto") not in LOOPS:
+        raise InputError(
+            f"--config {path!r}: loop {doc['loop']!r}; choose one of {', '.join(LOOPS)}"
+        )
     try:
         return cls(**doc)
     except TypeError as err:

@@ -145,6 +145,8 @@ SMOKE = Budget(
 )
 
 BUDGETS: dict[str, Budget] = {b.name: b for b in (SMOKE, SHORT, PAPER)}
+#: RunConfig.loop's values
+LOOPS = ("auto", "reward-model")
 
 
 def get_budget(name: str) -> Budget:
@@ -178,6 +180,9 @@ class RunConfig:
     backend: str | None = None
     #: metric mirrors besides metrics.csv: "tensorboard" (default), "wandb" (opt-in)
     log_sinks: list[str] = field(default_factory=lambda: ["tensorboard"])
+    #: which loop runs it: "auto" (online SAC; offline IQL for discrete-action tasks) or
+    #: "reward-model" (the reward-model track: train and score the reward on logged data, no RL)
+    loop: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def _per_task(proto: Protocol, rows: list[dict[str, Any]]) -> str:
         _th("CI low", "ci_low", True),
         _th("CI high", "ci_high", True),
         _th("Seeds", "n", True),
-        _th("Per-seed final success", "seeds", False),
+        _th(f"Per-seed {proto.score_name()}", "seeds", False),
     ]
     body = []
     for t in proto.tasks:
@@ -224,7 +224,7 @@ def render_index(
 {warn}<p>{_e(proto.title)}</p>
 <ul id="protocol">{"".join(f"<li>{f}</li>" for f in facts)}</ul>
 <h2>Ranking</h2>
-<p class="note">Ranked by the interquartile mean (IQM) of final success over tasks &times; seeds,
+<p class="note">Ranked by the interquartile mean (IQM) of {_e(proto.score_name())} over tasks &times; seeds,
 with 95&nbsp;% stratified-bootstrap confidence intervals. P(&gt; sparse): probability of
 improvement over the sparse-reward baseline. &dagger; = one of the suite's own baselines.
 Re-run: <i>verified</i> entries were re-run by the suite and reproduced; <i>unverified</i> ones
@@ -234,7 +234,7 @@ are shown as submitted. Click a column header to sort.</p>
 <h2>Per-task results</h2>
 {_per_task(proto, rows)}
 <h2>Learning curves</h2>
-<p class="note">Success rate of the evaluation episodes against {_e(proto.curve_axis())}: mean over
+<p class="note">{"Reward score" if proto.kind == "reward-model" else "Success rate of the evaluation episodes"} against {_e(proto.curve_axis())}: mean over
 seeds with a 95&nbsp;% normal-approximation band, one panel per task.</p>
 {curves_plot}
 {rejected_html}

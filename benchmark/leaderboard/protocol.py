@@ -21,6 +21,10 @@ DEFAULT_ROOT = REPO_ROOT / "leaderboards"
 PROTOCOLS_FILE = DEFAULT_ROOT / "protocols.json"
 
 Track = Literal["scripted", "vlm"]
+#: what a run of the protocol is: "online" = the task's RL loop (online SAC, or offline IQL for
+#: ALFRED), scored by success; "reward-model" = the reward-model track (docs/reward-track.md),
+#: scored by how close the learned reward is to the dense one
+Kind = Literal["online", "reward-model"]
 
 
 class OracleSpec(BaseModel):
@@ -39,6 +43,7 @@ class Protocol(BaseModel):
     title: str
     suite: str
     track: Track
+    kind: Kind = "online"
     tasks: list[str] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
     budget: str
@@ -60,6 +65,11 @@ class Protocol(BaseModel):
         budget.pop("notes", None)
         return budget
 
+    @property
+    def loop(self) -> str:
+        """RunConfig.loop of every run of the protocol."""
+        return "reward-model" if self.kind == "reward-model" else "auto"
+
     def is_offline(self) -> bool:
         """Trajectory tasks (ALFRED) learn offline with IQL: curves are over updates, not steps."""
         from envs import get_task
@@ -68,6 +78,11 @@ class Protocol(BaseModel):
 
     def budget_text(self) -> str:
         b = self.resolved_budget()
+        if self.kind == "reward-model":
+            return (
+                f"{b['max_queries']} queries per run in sessions of {b['queries_per_session']} "
+                "on a fixed logged dataset, no RL"
+            )
         size = (
             f"{b['offline_episodes']} logged episodes and {b['offline_updates']} IQL updates"
             if self.is_offline()
@@ -75,7 +90,15 @@ class Protocol(BaseModel):
         )
         return f"{size}, at most {b['max_queries']} queries per run"
 
+    def score_name(self) -> str:
+        """What a run's score (the `final_success` of its entry) measures on this board."""
+        if self.kind == "reward-model":
+            return "reward score (1 - sqrt(2) x EPIC distance to the dense reward)"
+        return "final success"
+
     def curve_axis(self) -> str:
+        if self.kind == "reward-model":
+            return "oracle queries (reward-model track)"
         return "IQL updates (offline)" if self.is_offline() else "environment steps"
 
     def board_dir(self, root: str | Path | None = None) -> Path:
@@ -88,6 +111,7 @@ class Protocol(BaseModel):
             f"{self.id}: suite {self.suite} ({len(self.tasks)} task(s)), budget "
             f"'{self.budget}'{extra}, seeds {seeds}, track {self.track} "
             f"(oracle {self.oracle.provider})"
+            + (", reward-model track" if self.kind == "reward-model" else "")
         )
 
 
@@ -120,8 +144,9 @@ def get_protocol(
     suite: str | None = None,
     track: str | None = None,
     path: str | Path | None = None,
+    kind: str = "online",
 ) -> Protocol:
-    """By id, or the official protocol of (suite, track)."""
+    """By id, or the official protocol of (suite, track) of that kind (online by default)."""
     protocols = load_protocols(path)
     if protocol_id:
         if protocol_id not in protocols:
@@ -131,7 +156,9 @@ def get_protocol(
             )
         return protocols[protocol_id]
     matches = [
-        p for p in protocols.values() if p.official and p.suite == suite and p.track == track
+        p
+        for p in protocols.values()
+        if p.official and p.suite == suite and p.track == track and p.kind == kind
     ]
     if len(matches) != 1:
         boards = sorted({(p.suite, p.track) for p in protocols.values() if p.official})

@@ -115,7 +115,9 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_ranking(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot_ranking(
+    rows: list[dict[str, Any]], path: Path, title: str, score: str = "final success"
+) -> None:
     names = [r["name"] for r in rows][::-1]
     vals = np.array([r["iqm"] for r in rows][::-1])
     lo = np.array([r["iqm_ci"][0] for r in rows][::-1])
@@ -125,7 +127,9 @@ def plot_ranking(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     for y, (v, h) in enumerate(zip(vals, hi, strict=True)):
         ax.text(min(h + 0.02, 0.9), y, f"{v:.2f}", va="center", fontsize=7)
     ax.set_xlim(0, 1.02)
-    ax.set_xlabel("IQM of final success over tasks x seeds (95% stratified-bootstrap CI)")
+    ax.set_xlabel(
+        textwrap.fill(f"IQM of {score} over tasks x seeds (95% stratified-bootstrap CI)", 70)
+    )
     ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -149,7 +153,7 @@ def plot_curves(subs: list[Submission], proto: Protocol, path: Path, title: str)
             )
         ax.set_title(task, fontsize=9)
         ax.set_xlabel(proto.curve_axis())
-        ax.set_ylabel("success rate")
+        ax.set_ylabel("reward score" if proto.kind == "reward-model" else "success rate")
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="upper left")
@@ -191,7 +195,8 @@ def render_readme(std: Standings, proto: Protocol) -> str:
         "",
         *protocol_lines(proto),
         "",
-        "Ranked by the interquartile mean (IQM) of final success over tasks x seeds; intervals are "
+        f"Ranked by the interquartile mean (IQM) of {proto.score_name()} over tasks x seeds; "
+        "intervals are "
         "95 % stratified-bootstrap CIs over seeds. Per-task cells: mean [95 % CI]. "
         "Baselines (†) are the suite's own methods (leaderboards/baselines.json). "
         f"Re-run: *verified* entries were re-run by the suite (`validate --rerun`) and "
@@ -264,7 +269,7 @@ def write_standings(
         f"{proto.id}: {proto.suite}/{proto.track}, budget {proto.budget}, {len(proto.seeds)} seeds"
     )
     if subs:
-        plot_ranking(std.rows, std.files["ranking_png"], f"Ranking ({label})")
+        plot_ranking(std.rows, std.files["ranking_png"], f"Ranking ({label})", proto.score_name())
         plot_curves(
             subs, proto, std.files["curves_png"], f"Learning curves, mean and 95% CI ({label})"
         )

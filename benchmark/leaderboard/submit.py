@@ -109,6 +109,7 @@ def run_protocol(
         oracle_options=dict(protocol.oracle.options),
         budget_overrides=dict(protocol.budget_overrides),
         sac=dict(protocol.sac),
+        loop=protocol.loop,
     )
     configs = plan(protocol.tasks, method_refs, protocol.seeds, base)
     outcomes = _run_pinned(configs, jobs, threads or protocol.threads)

@@ -16,6 +16,7 @@ algorithm and hands the rest to a `Harness`:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -150,8 +151,15 @@ def resolved_config(cfg: RunConfig, parts: Parts, **sections: Any) -> dict[str, 
 class Harness:
     """One run's results directory and bookkeeping; the loop owns everything it learns."""
 
-    def __init__(self, cfg: RunConfig, progress: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        progress: Callable[..., None] | None = None,
+        fields: list[str] | None = None,
+    ) -> None:
         self.cfg = cfg
+        #: metrics.csv's columns: the shared ones, plus any a loop adds after them
+        self.fields = list(fields or METRIC_FIELDS)
         self.paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
         self.progress = progress
         self.phases: dict[str, float] = defaultdict(float)
@@ -160,8 +168,18 @@ class Harness:
 
     @property
     def finished(self) -> bool:
-        """True once done.json exists: a finished run is never rerun."""
-        return self.paths.done.exists()
+        """True once done.json exists: a finished run is never rerun. A finished run of another
+        loop in the same directory is an error (its results would be taken for this one's)."""
+        if not self.paths.done.exists():
+            return False
+        if self.paths.config.exists():
+            done_loop = json.loads(self.paths.config.read_text())["run"].get("loop", "auto")
+            if done_loop != self.cfg.loop:
+                raise RuntimeError(
+                    f"{self.paths.root} holds a finished '{done_loop}' run, not a "
+                    f"'{self.cfg.loop}' one; give this sweep its own --out directory"
+                )
+        return True
 
     def open(self) -> None:
         """Create the run directory and pin torch's thread count (results can depend on it)."""
@@ -204,7 +222,7 @@ class Harness:
             "reward_loss": state.reward_loss,
             "wall_s": round(self.wall(), 3),
         }
-        self.paths.append_metrics(full, METRIC_FIELDS)
+        self.paths.append_metrics(full, self.fields)
         if self.sinks is not None:
             self.sinks.log(full)
         state.metric_rows += 1
@@ -236,7 +254,7 @@ class Harness:
                     setattr(state, name, value)
             torch.set_rng_state(ckpt["torch_rng"])
             self.phases.update(ckpt["phases"])
-            self.paths.truncate_metrics(state.metric_rows, METRIC_FIELDS)
+            self.paths.truncate_metrics(state.metric_rows, self.fields)
             log.info("resumed %s at step %d", self.paths.root, state.step)
         else:
             ckpt = None

@@ -1,0 +1,304 @@
+"""The reward-model track's fixed logged data: scripted-expert episodes at several action-noise
+levels, partial and random episodes, built once per (task, seed) and cached on disk.
+
+Every method at a seed sees the same data: the track compares rewards, not data collection. A
+dataset has two splits of different episodes, drawn from different generator streams: `train`,
+the only one a method queries and learns from, and `heldout`, on which its reward is scored.
+Each split keeps, per step t of an episode (index i = the state reached by the t-th action, as
+in the online replay buffer and the offline datasets):
+
+    obs          float32 [N, obs_dim]   policy observation of the reached state
+    frames       uint8   [N, H, W, 3]   that state at the reward model's resolution
+    snapshots    float64 [N, S]         its simulator snapshot (oracle frames are redrawn from it)
+    episode_ids  int64   [N]            episode number within the split
+    steps        int64   [N]            t
+    sources      int8    [N]            index into `SOURCES`
+    privileged   gt_reward, success, progress: for the teacher's context and for scoring only
+
+A method sees a split only through `DatasetView` (size, frames, observations, episode ids,
+segments): no privileged column, no snapshot, no source.
+
+Sources: `expert-<sigma>` is MetaWorld's scripted policy with Gaussian action noise of that
+standard deviation (the layouts are fixed, so noise is what makes expert episodes differ);
+`partial` follows the least-noisy expert for a random 10-50 % of the episode and then acts at
+random, which leaves the task part-done; `random` acts uniformly at random throughout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.loops.offline_data import DatasetView
+from benchmark.results import slug
+from envs.spec import TaskSpec
+
+PRIVILEGED = ("gt_reward", "success", "progress")
+_ARRAYS = ("obs", "frames", "snapshots", "episode_ids", "steps", "sources")
+SPLITS = ("train", "heldout")
+#: generator keys of the two splits: different keys, so the splits share no episode
+_SPLIT_KEYS = {"train": 0x7A1, "heldout": 0x4E1D}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a logged dataset is made of (part of its cache digest). Sized so that building
+    both splits of one task takes seconds on one core (docs/reward-track.md has the timing)."""
+
+    episode_steps: int = 100
+    #: action-noise standard deviations of the expert episodes; the first is the `expert` whose
+    #: held-out episodes the value-order correlation is measured along
+    expert_noise: tuple[float, ...] = (0.1, 0.5, 1.0)
+    #: episodes per split: this many per noise level, and of each other source
+    expert_episodes: int = 3
+    partial_episodes: int = 6
+    random_episodes: int = 4
+    #: the share of a partial episode the expert acts for: uniform in this range
+    partial_share: tuple[float, float] = (0.1, 0.5)
+
+    def sources(self) -> tuple[str, ...]:
+        return (*(f"expert-{s:g}" for s in self.expert_noise), "partial", "random")
+
+    def plan(self) -> list[str]:
+        """The source of every episode of a split, in order."""
+        out = [f"expert-{s:g}" for s in self.expert_noise for _ in range(self.expert_episodes)]
+        return out + ["partial"] * self.partial_episodes + ["random"] * self.random_episodes
+
+
+DEFAULT_RECIPE = Recipe()
+
+
+@dataclass
+class LoggedSplit:
+    """One split of a logged dataset; a method reads it only through `view()`."""
+
+    obs: np.ndarray
+    frames: np.ndarray
+    snapshots: np.ndarray
+    episode_ids: np.ndarray
+    steps: np.ndarray
+    sources: np.ndarray
+    privileged: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.obs)
+
+    # --- what DatasetView reads ---------------------------------------------------------------
+    def frames_at(self, idx: np.ndarray) -> np.ndarray:
+        return self.frames[idx]
+
+    def observations(self, idx: np.ndarray) -> np.ndarray:
+        return self.obs[idx]
+
+    def episode_index(self) -> np.ndarray:
+        return self.episode_ids
+
+    def segments(self, length: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """`count` random runs of `length` consecutive steps inside one episode (0 = whole
+        episodes). Every episode has the recipe's length, so any start up to len - length works."""
+        bounds = np.flatnonzero(np.diff(self.episode_ids)) + 1
+        episodes = np.split(np.arange(self.size), bounds)
+        if length <= 0:
+            return [episodes[i] for i in rng.integers(0, len(episodes), size=count)]
+        out = []
+        for i in rng.integers(0, len(episodes), size=count):
+            e = episodes[i]
+            start = int(rng.integers(0, max(1, len(e) - length + 1)))
+            out.append(e[start : start + length])
+        return out
+
+    def view(self) -> DatasetView:
+        """The restricted object handed to reward methods (BufferView protocol)."""
+        return DatasetView(self)
+
+    # --- what the feedback gate reads (RunnerFeedback's buffer) -------------------------------
+    @property
+    def progress(self) -> np.ndarray:
+        return self.privileged["progress"]
+
+    @property
+    def success(self) -> np.ndarray:
+        return self.privileged["success"]
+
+
+@dataclass
+class LoggedDataset:
+    train: LoggedSplit
+    heldout: LoggedSplit
+    meta: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        return str(self.meta["digest"])
+
+    def split(self, name: str) -> LoggedSplit:
+        return {"train": self.train, "heldout": self.heldout}[name]
+
+
+def _stack_version() -> dict[str, str]:
+    """The packages that decide the frames and the physics: a new stack, a new dataset."""
+    out = {}
+    for pkg in ("metaworld", "mujoco", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def recipe_digest(task: TaskSpec, seed: int, recipe: Recipe, frame_size: int) -> str:
+    """Content name of a dataset: everything that decides its bytes."""
+    doc = {
+        "task": task.name,
+        "description": task.description,
+        "seed": int(seed),
+        "recipe": asdict(recipe),
+        "frame_size": int(frame_size),
+        "stack": _stack_version(),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _policy(kind: str, expert: Any, recipe: Recipe, rng: np.random.Generator):
+    """The action rule of one episode (draws from the split's generator in a fixed order)."""
+    if kind == "random":
+        return lambda obs, t: rng.uniform(-1.0, 1.0, 4)
+    if kind == "partial":
+        lo, hi = recipe.partial_share
+        cut = int(round(rng.uniform(lo, hi) * recipe.episode_steps))
+        sigma = recipe.expert_noise[0]
+        return lambda obs, t: (
+            expert(obs) + sigma * rng.standard_normal(4) if t < cut else rng.uniform(-1.0, 1.0, 4)
+        )
+    sigma = float(kind.split("-", 1)[1])
+    return lambda obs, t: expert(obs) + sigma * rng.standard_normal(4)
+
+
+def build_split(
+    task: TaskSpec, seed: int, split: str, recipe: Recipe, frame_size: int
+) -> LoggedSplit:
+    """Roll out one split's episodes; deterministic in (task, seed, split, recipe)."""
+    rng = np.random.default_rng([int(seed), _SPLIT_KEYS[split]])
+    env = task.make_env(seed)
+    expert = task.make_expert(env)
+    sources = recipe.sources()
+    cols: dict[str, list[Any]] = {k: [] for k in (*_ARRAYS, *PRIVILEGED)}
+    try:
+        for ep, kind in enumerate(recipe.plan()):
+            obs, _ = env.reset(seed=int(rng.integers(0, 2**31)))
+            act = _policy(kind, expert, recipe, rng)
+            for t in range(recipe.episode_steps):
+                obs, _, _, _, info = env.step(np.clip(act(obs, t), -1.0, 1.0))
+                for k, v in (
+                    ("obs", obs),
+                    ("frames", env.render_frame(frame_size)),
+                    ("snapshots", env.snapshot()),
+                    ("episode_ids", ep),
+                    ("steps", t),
+                    ("sources", sources.index(kind)),
+                    ("gt_reward", info["gt_reward"]),
+                    ("success", info["success"]),
+                    ("progress", info["progress"]),
+                ):
+                    cols[k].append(v)
+    finally:
+        env.close()
+    dtypes = {
+        "obs": np.float32,
+        "frames": np.uint8,
+        "snapshots": np.float64,
+        "episode_ids": np.int64,
+        "steps": np.int64,
+        "sources": np.int8,
+        "gt_reward": np.float32,
+        "success": bool,
+        "progress": np.float32,
+    }
+    arr = {k: np.asarray(v, dtype=dtypes[k]) for k, v in cols.items()}
+    return LoggedSplit(**{k: arr[k] for k in _ARRAYS}, privileged={k: arr[k] for k in PRIVILEGED})
+
+
+def check_task(task: TaskSpec) -> None:
+    """One clear line for a task the track cannot log data for."""
+    if task.action_kind != "continuous" or task.make_expert is None:
+        raise ValueError(
+            f"{task.name}: the reward-model track needs a continuous-control task with a scripted "
+            "expert (MetaWorld, e.g. metaworld/drawer-open)"
+        )
+
+
+def build_dataset(
+    task: TaskSpec, seed: int, recipe: Recipe = DEFAULT_RECIPE, frame_size: int | None = None
+) -> LoggedDataset:
+    check_task(task)
+    size = int(frame_size or task.reward_frame_size)
+    splits = {s: build_split(task, seed, s, recipe, size) for s in SPLITS}
+    meta = {
+        "task": task.name,
+        "seed": int(seed),
+        "recipe": json.loads(json.dumps(asdict(recipe))),  # as it reads back from the file
+        "sources": list(recipe.sources()),
+        "frame_size": size,
+        "digest": recipe_digest(task, seed, recipe, size),
+    }
+    return LoggedDataset(splits["train"], splits["heldout"], meta)
+
+
+def save(data: LoggedDataset, path: Path) -> None:
+    """Write atomically (a temporary file renamed into place): two runs of a sweep that build
+    the same dataset at once never leave a half-written file for a third to read."""
+    arrays: dict[str, np.ndarray] = {}
+    for s in SPLITS:
+        part = data.split(s)
+        arrays.update({f"{s}.{k}": getattr(part, k) for k in _ARRAYS})
+        arrays.update({f"{s}.privileged.{k}": v for k, v in part.privileged.items()})
+    arrays["meta_json"] = np.frombuffer(json.dumps(data.meta).encode(), np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> LoggedDataset:
+    with np.load(path) as z:
+        meta = json.loads(bytes(z["meta_json"]).decode())
+        splits = {
+            s: LoggedSplit(
+                **{k: z[f"{s}.{k}"] for k in _ARRAYS},
+                privileged={k: z[f"{s}.privileged.{k}"] for k in PRIVILEGED},
+            )
+            for s in SPLITS
+        }
+    return LoggedDataset(splits["train"], splits["heldout"], meta)
+
+
+def cache_path(root: str | Path, task: TaskSpec, seed: int, recipe: Recipe, size: int) -> Path:
+    """`<root>/<task slug>/<digest>.npz`: the name is the content's digest."""
+    return Path(root) / slug(task.name) / f"{recipe_digest(task, seed, recipe, size)}.npz"
+
+
+def load_or_build(
+    task: TaskSpec,
+    seed: int,
+    root: str | Path,
+    recipe: Recipe = DEFAULT_RECIPE,
+    frame_size: int | None = None,
+) -> tuple[LoggedDataset, bool]:
+    """The cached dataset, built and saved on first use; returns (dataset, was_cached)."""
+    check_task(task)
+    size = int(frame_size or task.reward_frame_size)
+    path = cache_path(root, task, seed, recipe, size)
+    if path.exists():
+        return load(path), True
+    data = build_dataset(task, seed, recipe, size)
+    save(data, path)
+    return data, False
