@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -44,13 +45,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         outcomes = run_local(configs, jobs=args.jobs)
     wall = time.perf_counter() - t0
-    summary = write_sweep_summary(args.out, configs, outcomes, wall)
+    # secrets in it are cut out when the record is written (write_json's redact_secrets)
+    command = "python -m benchmark " + shlex.join(getattr(args, "argv", []))
+    summary = write_sweep_summary(args.out, configs, outcomes, wall, command)
     failed = [o for o in outcomes if not o.ok]
     if line := all_failed_line(outcomes):
         print(f"error: {line}", file=sys.stderr)
         return 1
     try:
-        out = make_report(args.out)
+        out = make_report(summary.parent)  # this sweep's runs only
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -58,8 +61,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(out["table_md"].read_text())
     print(f"Sweep: {len(configs)} runs ({len(failed)} failed) in {wall:.0f} s. Wrote:")
     print(f"  per-run metrics : {Path(args.out)}/<task>/<method>/seed<k>/metrics.csv")
-    for name in ("summary", "table_csv", "table_md", "curves", "curves_queries", "bars", "html"):
-        print(f"  {name:<16}: {out[name]}")
+    for name, path in out.items():
+        print(f"  {name:<16}: {path}")
     print(f"  {'sweep':<16}: {summary}")
     return 1 if failed else 0
 
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("leaderboard", help="submit, validate and publish leaderboard entries")
 
     args = ap.parse_args(argv)
+    args.argv = argv  # the sweep records the command that made it
     try:
         return int(args.fn(args) or 0)
     except InputError as err:  # a user's mistake: one line that says what to do, no traceback
