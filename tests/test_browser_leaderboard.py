@@ -48,7 +48,10 @@ def _column(page, key: str) -> list[str | None]:
 
 
 def test_leaderboard_page_sorts_and_renders(board, tmp_path):
-    ranked = [r["name"] for r in json.loads((board / "standings.json").read_text())["rows"]]
+    standings = json.loads((board / "standings.json").read_text())
+    ranked = [r["name"] for r in standings["rows"]]
+    for fig in standings["figures"]:  # data drawn, no overlapping or clipped labels
+        assert fig["png"] and fig["problems"] == [], (fig["id"], fig["problems"])
     with open_page(board / "index.html") as (page, log):
         assert page.title().startswith("Leaderboard metaworld / scripted")
         assert _names(page) == ranked  # the page opens in ranking order
@@ -80,8 +83,11 @@ def test_leaderboard_page_sorts_and_renders(board, tmp_path):
         )
         assert per_task == sorted(per_task, reverse=True) and len(per_task) == 2 * len(ENTRIES)
 
-        imgs = images_loaded(page)
-        assert len(imgs) == 2 and all(i["complete"] and i["width"] > 300 for i in imgs), imgs
+        imgs = images_loaded(page, "figure img")
+        # the report's figures: aggregate, profiles, P(improvement), curves, sample efficiency
+        assert len(imgs) == 5 and all(i["complete"] and i["width"] > 300 for i in imgs), imgs
+        captions = page.eval_on_selector_all("figcaption", "cs => cs.map(c => c.textContent)")
+        assert len(captions) == 5 and all("Oracle:" in c and "Seeds:" in c for c in captions)
         assert page.is_visible("#not-official")  # the demo protocol is labelled as such
         shot = screenshot(page, tmp_path / "leaderboard.png")
         _keep(shot)

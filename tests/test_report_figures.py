@@ -70,3 +70,26 @@ def test_tables_users_read_have_no_nan(report):
         text = files[key].read_text()
         assert "nan" not in text.lower(), key
     assert "n/a" in files["table_md"].read_text()  # sparse has no reward alignment
+
+
+def test_leaderboard_figures_pass_the_same_check(tmp_path):
+    from benchmark.leaderboard.protocol import get_protocol
+    from tests.test_leaderboard import demo_protocols, make_fake_board
+
+    pfile = demo_protocols(tmp_path)
+    proto = get_protocol("demo", path=pfile)
+    entries = {"sparse": 0.1, "gt-reward": 0.85, "erl-vlm": 0.6}
+    make_fake_board(tmp_path / "boards", proto, entries, tmp_path / "work", protocols_file=pfile)
+    board = proto.board_dir(tmp_path / "boards")
+    figs = json.loads((board / "standings.json").read_text())["figures"]
+    assert [f["id"] for f in figs] == [
+        "ranking-plot",
+        "profiles-plot",
+        "poi-plot",
+        "curves-plot",
+        "efficiency-plot",
+    ]
+    for f in figs:
+        assert f["problems"] == [], (f["id"], f["problems"])
+        assert (board / f["png"]).exists() and (board / f["svg"]).exists()
+    assert proto.curve_axis() in (board / "curves.svg").read_text()
