@@ -313,11 +313,12 @@ def _mean_band(ax: plt.Axes, g: pd.DataFrame, metric: str, color: tuple, label: 
 
 
 @styled
-def curves_figure(curves: pd.DataFrame, xlabel: str, title: str) -> Figure | None:
+def curves_figure(curves: pd.DataFrame, xlabel: str, context: str = "") -> Figure | None:
     """One row per task, one column per logged metric: success beside reward alignment etc.
 
     `curves` has columns task, method, seed, x and the metric columns. A metric no run of a
-    task logged gets a sentence in its cell instead of an empty panel.
+    task logged gets a sentence in its cell instead of an empty panel. The title names the
+    metrics drawn and the axis, then `context`.
     """
     metrics = plotted_metrics(curves)
     tasks = sorted(curves["task"].unique())
@@ -343,6 +344,8 @@ def curves_figure(curves: pd.DataFrame, xlabel: str, title: str) -> Figure | Non
                 ax.set_ylim(-0.05, 1.05)
             if c == 0:
                 ax.legend(loc="best", fontsize=7)
+    names = " and ".join(METRIC_LABELS[m].splitlines()[0] for m in metrics)
+    title = f"{names[0].upper()}{names[1:]} against {xlabel}" + (f" ({context})" if context else "")
     _suptitle(fig, title, 45 * len(metrics))
     return fig
 

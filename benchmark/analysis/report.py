@@ -207,7 +207,7 @@ def curve_figures(w: FigureWriter, runs: pd.DataFrame, curves: pd.DataFrame) -> 
                 f"Mean over seeds, {CURVE_BAND}. Reward alignment is logged only for "
                 "methods whose reward is learned or given.",
             ),
-            F.curves_figure(c, axis, f"Success and reward alignment against {axis}"),
+            F.curves_figure(c, axis, "mean over seeds"),
             "no run logged a plottable metric",
         )
         w.add(

@@ -118,7 +118,7 @@ def write_board_figures(
             "Mean over seeds, bands: 95 % normal-approximation interval of the mean; "
             "reward alignment where the run's metrics.csv is committed with the entry.",
         ),
-        F.curves_figure(curves, axis, f"Success and reward alignment against {axis}"),
+        F.curves_figure(curves, axis, proto.id),
         "no curve to draw",
     )
     add(
