@@ -183,7 +183,7 @@ def _note(ax: plt.Axes, text: str) -> None:
 @styled
 def aggregate_figure(scores: dict[str, np.ndarray], title: str) -> Figure | None:
     """rliable's aggregate panel: IQM, mean and optimality gap of final success, with CIs."""
-    methods = sorted(scores)
+    methods = list(scores)  # in the caller's order (a board's: its ranking), top down
     if not methods:
         return None
     stats = [("IQM", iqm, "higher is better"), ("Mean", np.mean, "higher is better")]
@@ -197,7 +197,7 @@ def aggregate_figure(scores: dict[str, np.ndarray], title: str) -> Figure | None
                 ax.barh(y, max(hi - lo, 0.004), left=lo, height=0.6, color=col[m], alpha=0.7)
             ax.plot([point], [y], marker="|", markersize=14, color="black")
         ax.set_yticks(range(len(methods)), [wrap(m, 18) for m in methods] if k == 0 else [])
-        ax.set_ylim(-0.6, len(methods) - 0.4)
+        ax.set_ylim(len(methods) - 0.4, -0.6)
         ax.set_xlim(-0.02, 1.02)
         ax.set_title(name)
         ax.set_xlabel(f"final success ({better})")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from benchmark.analysis import figures as F
 from benchmark.analysis.pages import CSS, FigureRecord, e, figure_html
+from benchmark.analysis.stats import iqm
 from benchmark.analysis.tables import (  # noqa: F401 - re-exported for older callers
     NA_TEXT,
     aggregate_table,
@@ -155,6 +156,7 @@ class FigureWriter:
 def aggregate_figures(w: FigureWriter, runs: pd.DataFrame, table: pd.DataFrame) -> None:
     """The rliable panel set on final success, and the per-task bars."""
     scores, common = score_matrices(runs)
+    scores = dict(sorted(scores.items(), key=lambda kv: (-iqm(kv[1]), kv[0])))  # best on top
     ci = f"Intervals: {F.CI_TEXT} (tasks resampled separately, 2000 resamples)."
     shown = runs[runs["task"].isin(common)]
     head = f"final success over {len(common)} task(s) x seeds"

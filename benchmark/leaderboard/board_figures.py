@@ -66,9 +66,14 @@ def _caption(proto: Protocol, what: str) -> str:
 
 
 def write_board_figures(
-    subs: list[tuple[Submission, Path | None]], proto: Protocol, board: Path
+    subs: list[tuple[Submission, Path | None]],
+    proto: Protocol,
+    board: Path,
+    order: list[str] | None = None,
 ) -> list[FigureRecord]:
-    """standings.png (the aggregate panel), profiles, P(improvement), curves, efficiency."""
+    """standings.png (the aggregate panel, entries in `order`: the ranking), profiles,
+    P(improvement), curves, efficiency."""
+    order = order or []
     recs: list[FigureRecord] = []
 
     def add(ident: str, stem: str, title: str, cap: str, fig, note: str) -> None:
@@ -81,6 +86,8 @@ def write_board_figures(
     if not subs:
         return recs
     scores = {s.method.name: score_matrix(s.runs, proto.tasks, proto.seeds) for s, _ in subs}
+    ranked = sorted(scores, key=lambda m: order.index(m) if m in order else len(order))
+    scores = {m: scores[m] for m in ranked}
     head = f"final success over {len(proto.tasks)} task(s) x {len(proto.seeds)} seeds"
     ci = f"Intervals: {F.CI_TEXT} (2000 resamples)."
     add(

@@ -207,7 +207,8 @@ def write_standings(
         "html": board / "index.html",
         "json": board / "standings.json",
     }
-    figs = write_board_figures(list(zip(subs, paths, strict=True)), proto, board)
+    ranking = [r["name"] for r in std.rows]
+    figs = write_board_figures(list(zip(subs, paths, strict=True)), proto, board, ranking)
     std.files["readme"].write_text(render_readme(std, proto))
     std.files["json"].write_text(
         json.dumps(
