@@ -85,16 +85,18 @@ def wrap(text: str, width: int) -> str:
     return textwrap.fill(str(text), width, break_on_hyphens=True, break_long_words=True)
 
 
-def new_figure(rows: int, cols: int, panel_w: float, panel_h: float) -> tuple[Figure, np.ndarray]:
+def new_figure(
+    rows: int, cols: int, panel_w: float, panel_h: float, sharex: str | bool = False
+) -> tuple[Figure, np.ndarray]:
     """A constrained-layout figure (titles and labels are never clipped) of rows x cols panels."""
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            rows,
-            cols,
-            figsize=(panel_w * cols, panel_h * rows),
-            squeeze=False,
-            layout="constrained",
-        )
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(panel_w * cols, panel_h * rows),
+        squeeze=False,
+        layout="constrained",
+        sharex=sharex,
+    )
     return fig, axes
 
 
@@ -325,7 +327,7 @@ def curves_figure(curves: pd.DataFrame, xlabel: str, context: str = "") -> Figur
     if not metrics or not tasks:
         return None
     col = colors(curves["method"].unique())
-    fig, axes = new_figure(len(tasks), len(metrics), 3.6, 2.6)
+    fig, axes = new_figure(len(tasks), len(metrics), 3.6, 2.6, sharex="row")
     for r, task in enumerate(tasks):
         sub = curves[curves["task"] == task]
         for c, metric in enumerate(metrics):
