@@ -18,7 +18,7 @@ OFFLINE = [
     "alfred/pick-cool-then-place",
     "alfred/pick-heat-then-place",
     "alfred/pick-clean-then-place",
-    "alfred/pick-two-objects-and-place",
+    "alfred/pick-two-and-place",
 ]
 LEVELS = {"erl-vlm": 0.6, "gt-reward": 0.9, "sparse": 0.1}
 
