@@ -93,3 +93,19 @@ def test_leaderboard_figures_pass_the_same_check(tmp_path):
         assert f["problems"] == [], (f["id"], f["problems"])
         assert (board / f["png"]).exists() and (board / f["svg"]).exists()
     assert proto.curve_axis() in (board / "curves.svg").read_text()
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [["metaworld/drawer-open"], OFFLINE],
+    ids=["make-bench-default", "make-bench-alfred"],
+)
+def test_the_default_sweeps_shapes_pass_the_check(tmp_path, tasks):
+    """One method, as `make bench` and `make bench TASK=alfred` run: the shapes where the old
+    report clipped its curves' title (one task) and overlapped its bar labels (ALFRED)."""
+    write_sweep(tmp_path, tasks, {"erl-vlm": 0.5})
+    manifest = json.loads(make_report(tmp_path)["figures"].read_text())
+    for f in manifest:
+        assert f["problems"] == [], (f["id"], f["problems"])
+    notes = {f["id"]: f["note"] for f in manifest if not f["png"]}
+    assert "single method" in notes["poi"]
