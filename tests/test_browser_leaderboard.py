@@ -89,6 +89,8 @@ def test_leaderboard_page_sorts_and_renders(board, tmp_path):
         captions = page.eval_on_selector_all("figcaption", "cs => cs.map(c => c.textContent)")
         assert len(captions) == 5 and all("Oracle:" in c and "Seeds:" in c for c in captions)
         assert page.is_visible("#not-official")  # the demo protocol is labelled as such
+        # nothing widens the page past the window: wide tables scroll in their own box
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot = screenshot(page, tmp_path / "leaderboard.png")
         _keep(shot)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)
@@ -121,6 +123,8 @@ def test_committed_smoke_board_page_renders(tmp_path):
         assert all(i["complete"] and i["width"] > 300 for i in imgs), imgs
         rows = page.eval_on_selector_all("#ranking tbody tr", "rs => rs.length")
         assert rows == len(standings["rows"])
+        # nothing widens the page past the window: wide tables scroll in their own box
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot = screenshot(page, tmp_path / "leaderboard-smoke.png")
         _keep(shot)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)

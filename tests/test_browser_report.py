@@ -53,6 +53,8 @@ def test_report_html_opens_without_errors(tmp_path):
         for fig in manifest:
             if not fig["png"]:  # a sentence in place of an empty figure
                 assert fig["note"] in page.inner_text(f"#{fig['id']}")
+        # nothing widens the page past the window: wide tables scroll in their own box
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot = screenshot(page, tmp_path / "report.png")
         _keep(shot)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)

@@ -28,6 +28,7 @@ td.un{color:#a04000;font-style:italic}
 figure{margin:1em 0 1.6em 0}
 figure img{max-width:100%;display:block;margin:.3em 0}
 figcaption,.note{color:#555;font-size:.9em;max-width:60em}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -61,6 +62,11 @@ class FigureRecord:
             "note": self.note,
             "problems": self.problems,
         }
+
+
+def scroll(table_html: str) -> str:
+    """A wide table scrolls inside its box instead of widening the page."""
+    return f'<div class="scroll">{table_html}</div>'
 
 
 def figure_html(fig: FigureRecord) -> str:

@@ -19,11 +19,12 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.analysis import figures as F
-from benchmark.analysis.pages import CSS, FigureRecord, e, figure_html
+from benchmark.analysis.pages import CSS, FigureRecord, e, figure_html, scroll
 from benchmark.analysis.stats import iqm
 from benchmark.analysis.tables import (  # noqa: F401 - re-exported for older callers
     NA_TEXT,
     aggregate_table,
+    display_table,
     markdown_table,
     method_table,
     score_matrices,
@@ -238,9 +239,7 @@ def curve_figures(w: FigureWriter, runs: pd.DataFrame, curves: pd.DataFrame) -> 
 
 
 def _html_table(table: pd.DataFrame, ident: str) -> str:
-    return table.to_html(
-        index=False, na_rep=NA_TEXT, float_format=lambda v: f"{v:.3f}", table_id=ident
-    )
+    return scroll(display_table(table).to_html(index=False, table_id=ident))
 
 
 def write_html(

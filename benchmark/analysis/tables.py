@@ -108,3 +108,33 @@ def markdown_table(table: pd.DataFrame) -> str:
 def to_csv(table: pd.DataFrame, path) -> None:
     """CSV for readers and spreadsheets: missing values written as NA_TEXT."""
     table.to_csv(path, index=False, na_rep=NA_TEXT)
+
+
+def _ci_columns(table: pd.DataFrame, col: str) -> tuple[str, str] | None:
+    """The interval columns of `col`: X_ci95_low/high, or ci95_low/high for success_mean."""
+    pair = (
+        ("ci95_low", "ci95_high")
+        if col == "success_mean"
+        else (f"{col}_ci95_low", f"{col}_ci95_high")
+    )
+    return pair if all(c in table for c in pair) else None
+
+
+def display_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The table as text for a page: each interval as one "[low, high]" column beside its
+    value, so a row fits the page; missing values as NA_TEXT."""
+    skip = {c for c in table.columns if c.endswith(("ci95_low", "ci95_high"))}
+    out: dict[str, list[str]] = {}
+    for col in table.columns:
+        if col in skip:
+            continue
+        out[col] = [fmt(v, digits) for v in table[col]]
+        if pair := _ci_columns(table, col):
+            lo, hi = table[pair[0]], table[pair[1]]
+            out[f"{col} 95% CI"] = [
+                NA_TEXT
+                if not (np.isfinite(a) and np.isfinite(b))
+                else f"[{a:.{digits}f}, {b:.{digits}f}]"
+                for a, b in zip(lo, hi, strict=True)
+            ]
+    return pd.DataFrame(out)

@@ -12,7 +12,7 @@ import html
 import json
 from typing import Any
 
-from benchmark.analysis.pages import CSS, FigureRecord, figure_html
+from benchmark.analysis.pages import CSS, FigureRecord, figure_html, scroll
 from benchmark.leaderboard.protocol import Protocol
 
 SCRIPT = """
@@ -206,10 +206,10 @@ with 95&nbsp;% stratified-bootstrap confidence intervals. P(&gt; sparse): probab
 improvement over the sparse-reward baseline. &dagger; = one of the suite's own baselines.
 Re-run: <i>verified</i> entries were re-run by the suite and reproduced; <i>unverified</i> ones
 are shown as submitted. Click a column header to sort.</p>
-{_ranking(proto, rows)}
+{scroll(_ranking(proto, rows))}
 {block("ranking-plot", "profiles-plot", "poi-plot")}
 <h2>Per-task results</h2>
-{_per_task(proto, rows)}
+{scroll(_per_task(proto, rows))}
 <h2>Learning curves</h2>
 <p class="note">Success rate of the evaluation episodes against {_e(proto.curve_axis())}, with
 the reward alignment of the training reward beside it: mean over seeds, one row per task.</p>
