@@ -109,3 +109,25 @@ def test_the_default_sweeps_shapes_pass_the_check(tmp_path, tasks):
         assert f["problems"] == [], (f["id"], f["problems"])
     notes = {f["id"]: f["note"] for f in manifest if not f["png"]}
     assert "single method" in notes["poi"]
+
+
+def test_reward_alignment_that_was_never_measurable_gets_a_sentence():
+    import pandas as pd
+
+    curves = pd.DataFrame(
+        {
+            "task": "metaworld/drawer-open",
+            "method": "erl-vlm",
+            "seed": 0,
+            "x": [0, 500, 1000],
+            "success_rate": [0.0, 0.0, 0.5],
+            "reward_alignment": [float("nan")] * 3,
+        }
+    )
+    fig = figures.curves_figure(curves, "environment steps")
+    notes = [ax for ax in fig.axes if ax.get_label() == "<note>"]
+    text = " ".join(t.get_text() for ax in notes for t in ax.texts)
+    problems = figures.layout_problems(fig)
+    plt.close(fig)
+    assert len(fig.axes) == 2 and len(notes) == 1 and "same true level" in text.replace("\n", " ")
+    assert problems == []

@@ -288,10 +288,21 @@ def task_bars_figure(table: pd.DataFrame, title: str) -> Figure | None:
     return fig
 
 
+#: metrics shown whenever their column exists, with a sentence where nothing was measured
+ALWAYS_SHOWN = {"success_rate", "reward_alignment"}
+#: why a metric can be missing for a whole task
+MISSING_WHY = {
+    "reward_alignment": "not measurable in these runs: every labelled state had the same true "
+    "level, or the method learns no reward",
+}
+
+
 def plotted_metrics(curves: pd.DataFrame) -> list[str]:
-    """The known metric columns with at least one finite value, success first."""
+    """The known metric columns present (others only with a finite value), success first."""
     return [
-        m for m in METRIC_LABELS if m in curves and np.isfinite(curves[m].to_numpy(float)).any()
+        m
+        for m in METRIC_LABELS
+        if m in curves and (m in ALWAYS_SHOWN or np.isfinite(curves[m].to_numpy(float)).any())
     ]
 
 
@@ -337,7 +348,9 @@ def curves_figure(curves: pd.DataFrame, xlabel: str, context: str = "") -> Figur
                 for m, g in sub.groupby("method", sort=True)
             ]
             if not any(drawn):
-                _note(ax, f"{task}: no run logged {METRIC_LABELS[metric].splitlines()[0]}")
+                name = METRIC_LABELS[metric].splitlines()[0]
+                why = MISSING_WHY.get(metric, "no run logged it")
+                _note(ax, f"{task}, {name}: {why}")
                 continue
             ax.set_title(wrap(task, 40))
             ax.set_ylabel(METRIC_LABELS[metric])

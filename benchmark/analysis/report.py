@@ -54,7 +54,7 @@ def _run_row(cfg: dict, m: pd.DataFrame, paths: RunPaths) -> dict:
         "method": cfg["method"]["name"],
         "seed": cfg["run"]["seed"],
         "budget": cfg["budget"]["name"],
-        "budget_overrides": ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
+        "budget_overrides": "; ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
         "oracle": cfg["oracle"]["name"],
         "axis": axis_label(cfg),
         "sac_precision": cfg.get("sac", {}).get("precision", "fp32"),
@@ -121,8 +121,9 @@ def sweep_runs(target: Path) -> tuple[dict | None, list[Path] | None]:
 def caption(runs: pd.DataFrame, what: str) -> str:
     """Oracle, budget, seeds and tasks of the runs a figure shows, then what the CI is."""
     budgets = sorted(set(runs["budget"]))
-    overrides = sorted(set(runs["budget_overrides"]) - {""})
-    budget = ", ".join(budgets) + (f" (overridden: {'; '.join(overrides)})" if overrides else "")
+    # each key=value once, whichever runs it came from (a key set to two values shows both)
+    overrides = sorted({kv for text in runs["budget_overrides"] for kv in text.split("; ") if kv})
+    budget = ", ".join(budgets) + (f" (overridden: {', '.join(overrides)})" if overrides else "")
     seeds = sorted(set(runs["seed"]))
     return (
         f"Oracle: {', '.join(sorted(set(runs['oracle'])))}. Budget: {budget}. "
