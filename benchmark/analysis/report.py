@@ -208,8 +208,8 @@ def curve_figures(w: FigureWriter, runs: pd.DataFrame, curves: pd.DataFrame) -> 
             f"Learning curves against {axis}",
             caption(
                 r,
-                f"Mean over seeds, {CURVE_BAND}. Reward alignment is logged only for "
-                "methods whose reward is learned or given.",
+                f"Mean over seeds, {CURVE_BAND}. Reward alignment: pairwise concordance of the "
+                "training reward with the task's true levels (0.5 chance, 1 perfect).",
             ),
             F.curves_figure(c, axis, "mean over seeds"),
             "no run logged a plottable metric",
@@ -231,7 +231,11 @@ def curve_figures(w: FigureWriter, runs: pd.DataFrame, curves: pd.DataFrame) -> 
         w.add(
             f"efficiency-queries-{slug}",
             "Sample efficiency: IQM against oracle queries",
-            caption(r, f"Online runs only; IQM of success over tasks x seeds; bands: {F.CI_TEXT}."),
+            caption(
+                r,
+                "Runs that query the oracle while they train (online) only; IQM of success "
+                f"over tasks x seeds; bands: {F.CI_TEXT}.",
+            ),
             F.efficiency_figure(cq, "oracle queries", "IQM of success against oracle queries")
             if not cq.empty
             else None,
