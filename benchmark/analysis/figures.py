@@ -273,12 +273,15 @@ def task_bars_figure(table: pd.DataFrame, title: str) -> Figure | None:
         err = np.vstack(
             [mean - t["ci95_low"].to_numpy(float), t["ci95_high"].to_numpy(float) - mean]
         )
-        ax.barh(
-            ys, mean, h, xerr=np.nan_to_num(np.clip(err, 0, None)), capsize=2, color=col[m], label=m
-        )
+        err = np.nan_to_num(np.clip(err, 0, None))
+        ax.barh(ys, mean, h, xerr=err, capsize=2, color=col[m], label=m)
+        for y, v, e in zip(ys, mean, err[1], strict=True):  # a value, so a 0 is seen, not missed
+            if np.isfinite(v):
+                ax.text(v + e + 0.01, y, f"{v:.2f}", va="center", fontsize=6.5, color="#333")
     ax.set_yticks(range(len(tasks)), [wrap(t, 26) for t in tasks])
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.02)
+    ax.set_xlim(0, 1.1)
+    ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel("final success rate (mean over seeds, 95 % CI)")
     ax.grid(axis="y", visible=False)
     ax.legend(
@@ -321,7 +324,9 @@ def _mean_band(ax: plt.Axes, g: pd.DataFrame, metric: str, color: tuple, label: 
     mean, std, n = per_x.mean(), per_x.std().fillna(0.0), per_x.count()
     half = 1.96 * std / np.sqrt(n.clip(lower=1))
     ax.plot(mean.index, mean.to_numpy(), color=color, label=label, marker="o", markersize=3)
-    ax.fill_between(mean.index, mean - half, mean + half, color=color, alpha=0.15, linewidth=0)
+    # every metric in METRIC_LABELS lies in [0, 1]: a band from two seeds must not leave it
+    lo, hi = (mean - half).clip(0, 1), (mean + half).clip(0, 1)
+    ax.fill_between(mean.index, lo, hi, color=color, alpha=0.15, linewidth=0)
     return True
 
 
@@ -355,8 +360,7 @@ def curves_figure(curves: pd.DataFrame, xlabel: str, context: str = "") -> Figur
             ax.set_title(wrap(task, 40))
             ax.set_ylabel(METRIC_LABELS[metric])
             _x_axis(ax, xlabel)
-            if metric != "epic" and metric != "epic_distance":
-                ax.set_ylim(-0.05, 1.05)
+            ax.set_ylim(-0.05, 1.05)
             if c == 0:
                 ax.legend(loc="best", fontsize=7)
     names = " and ".join(METRIC_LABELS[m].splitlines()[0] for m in metrics)
