@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,13 +47,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         outcomes = run_local(configs, jobs=args.jobs, threads=args.threads)
     wall = time.perf_counter() - t0
-    summary = write_sweep_summary(args.out, configs, outcomes, wall)
+    # secrets in it are cut out when the record is written (write_json's redact_secrets)
+    command = "python -m benchmark " + shlex.join(getattr(args, "argv", []))
+    summary = write_sweep_summary(args.out, configs, outcomes, wall, command)
     failed = [o for o in outcomes if not o.ok]
     if line := all_failed_line(outcomes):
         print(f"error: {line}", file=sys.stderr)
         return 1
     try:
-        out = make_report(args.out)
+        out = make_report(summary.parent)  # this sweep's runs only
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -61,15 +64,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.loop == "reward-model":  # the four metrics behind the score ("success" above)
         from benchmark.analysis.reward_table import write_table
 
-        if (reward_md := write_table(args.out)) is not None:
+        if (reward_md := write_table(summary.parent)) is not None:
             print(reward_md.read_text())
             out["reward_table"] = reward_md
     print(f"Sweep: {len(configs)} runs ({len(failed)} failed) in {wall:.0f} s. Wrote:")
     print(f"  per-run metrics : {Path(args.out)}/<task>/<method>/seed<k>/metrics.csv")
-    names = ("summary", "table_csv", "table_md", "reward_table", "curves", "curves_queries")
-    for name in (*names, "bars", "html"):
-        if name in out:
-            print(f"  {name:<16}: {out[name]}")
+    for name, path in out.items():
+        print(f"  {name:<16}: {path}")
     print(f"  {'sweep':<16}: {summary}")
     return 1 if failed else 0
 
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("leaderboard", help="submit, validate and publish leaderboard entries")
 
     args = ap.parse_args(argv)
+    args.argv = argv  # the sweep records the command that made it
     try:
         return int(args.fn(args) or 0)
     except InputError as err:  # a user's mistake: one line that says what to do, no traceback

@@ -2,8 +2,8 @@
 
 rliable cannot be imported in the project's venv (pandas 3 breaks its dependency `arch`), so
 tests/data/rliable_reference.json holds its numbers, written by scripts/rliable_reference.py in
-a separate venv (see that script's docstring). The project has no optimality-gap function, so
-the fixture's optimality-gap values are recorded but not pinned here.
+a separate venv (see that script's docstring). The IQM, mean and optimality gap (point and CI)
+and the probability of improvement are pinned.
 
 Bootstrap tolerance: rliable draws resamples from numpy's global RNG, the project from
 np.random.default_rng, so the CI bounds can only agree up to bootstrap sampling error. The
@@ -21,10 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.analysis.stats import interval_estimates, iqm, probability_of_improvement
+from benchmark.analysis.stats import (
+    interval_estimates,
+    iqm,
+    optimality_gap,
+    probability_of_improvement,
+)
 
 REF = json.loads((Path(__file__).parent / "data" / "rliable_reference.json").read_text())
-FUNCS = {"iqm": iqm, "mean": np.mean}  # no optimality-gap function in the project
+FUNCS = {"iqm": iqm, "mean": np.mean, "optimality_gap": optimality_gap}
 SIGMAS = 5
 
 

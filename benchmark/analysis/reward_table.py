@@ -26,9 +26,21 @@ COLUMNS = {
 
 
 def load_final_rows(results_dir: str | Path) -> pd.DataFrame:
-    """One row per finished reward-track run: task, method, seed and its last metrics."""
+    """One row per finished reward-track run: task, method, seed and its last metrics.
+
+    A directory holding a sweep record is read on that sweep's runs only (as the report is).
+    """
+    from benchmark.analysis.report import sweep_runs
+
+    _, run_dirs = sweep_runs(Path(results_dir))
+    name = RunPaths(Path()).config.name
+    found = (
+        sorted(Path(results_dir).rglob(name))
+        if run_dirs is None
+        else [d / name for d in run_dirs if (d / name).exists()]
+    )
     rows = []
-    for cfg_path in sorted(Path(results_dir).rglob(RunPaths(Path()).config.name)):
+    for cfg_path in found:
         paths = RunPaths(cfg_path.parent)
         if not (paths.done.exists() and paths.metrics.exists()):
             continue

@@ -2,8 +2,10 @@
 
 Written here rather than imported: rliable 1.2.0 installs, but imports `arch`, which breaks
 under the pandas 3 this project's lock pins; the computations are small and pinned by
-hand-computed tests. Scores are arrays shaped [runs, tasks] (one column per task, one row per
-seed). `interval_estimates` is the one entry point the report and the leaderboard share.
+hand-computed tests and against rliable's own values (tests/test_stats_vs_rliable.py). Scores are
+arrays shaped [runs, tasks] (one column per task, one row per seed). `interval_estimates` is the
+one entry point the report and the leaderboard share; `optimality_gap`, `performance_profile`
+and `poi_matrix` feed the report's rliable-style figures.
 """
 
 from __future__ import annotations
@@ -21,6 +23,23 @@ def iqm(scores: np.ndarray) -> float:
     return float(trim_mean(np.asarray(scores, float).ravel(), proportiontocut=0.25))
 
 
+def optimality_gap(scores: np.ndarray, threshold: float = 1.0) -> float:
+    """How far runs fall short of `threshold` on average (rliable's optimality gap; lower is better).
+
+    Scores above the threshold count as reaching it, so a few runs far above cannot hide others
+    far below, which the mean allows. For success rates the threshold is 1 (always succeeds).
+    """
+    return float(np.mean(threshold - np.minimum(np.asarray(scores, float), threshold)))
+
+
+def _resample(scores: np.ndarray, reps: int, seed: int) -> np.ndarray:
+    """[reps, runs, tasks]: seeds drawn with replacement independently within each task."""
+    runs, tasks = scores.shape
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, runs, size=(reps, runs, tasks))
+    return np.take_along_axis(np.broadcast_to(scores, (reps, runs, tasks)), idx, axis=1)
+
+
 def stratified_bootstrap_ci(
     scores: np.ndarray,
     statistic=np.mean,
@@ -32,14 +51,29 @@ def stratified_bootstrap_ci(
     scores = np.asarray(scores, float)
     if scores.ndim == 1:
         scores = scores[:, None]
-    runs, tasks = scores.shape
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, runs, size=(reps, runs, tasks))
-    resampled = np.take_along_axis(np.broadcast_to(scores, (reps, runs, tasks)), idx, axis=1)
-    values = np.array([statistic(r) for r in resampled])
+    resampled = _resample(scores, reps, seed)
+    rowwise = _ROWWISE.get(statistic)
+    if rowwise is not None:  # the same numbers, computed for all resamples at once
+        values = rowwise(resampled.reshape(reps, -1))
+    else:
+        values = np.array([statistic(r) for r in resampled])
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(values, [alpha, 1 - alpha])
     return float(lo), float(hi)
+
+
+def _iqm_rows(flat: np.ndarray) -> np.ndarray:
+    from scipy.stats import trim_mean
+
+    return trim_mean(flat, proportiontocut=0.25, axis=1)
+
+
+#: statistics of [reps, runs * tasks] resamples in one call, for the common aggregates
+_ROWWISE = {
+    iqm: _iqm_rows,
+    np.mean: lambda flat: flat.mean(axis=1),
+    optimality_gap: lambda flat: (1.0 - np.minimum(flat, 1.0)).mean(axis=1),
+}
 
 
 def interval_estimates(
@@ -72,6 +106,40 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
         a, b = x[:, t][:, None], y[:, t][None, :]
         per_task.append(((a > b) + 0.5 * (a == b)).mean())
     return float(np.mean(per_task))
+
+
+def performance_profile(
+    scores: np.ndarray, taus: np.ndarray, reps: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(profile, low, high): the fraction of runs scoring above each tau, with a 95 % band.
+
+    rliable's run-score distribution: every run of every task counts once, so it shows the whole
+    spread of outcomes that a single aggregate hides; the band is the stratified bootstrap's
+    percentile interval at each tau (degenerate with one seed).
+    """
+    scores = np.atleast_2d(np.asarray(scores, float))
+    taus = np.asarray(taus, float)
+
+    def profile(s: np.ndarray) -> np.ndarray:
+        return (s.reshape(-1, 1) > taus[None, :]).mean(axis=0)
+
+    point = profile(scores)
+    if len(scores) < 2:
+        return point, point.copy(), point.copy()
+    values = np.array([profile(r) for r in _resample(scores, reps, seed)])
+    lo, hi = np.quantile(values, [0.025, 0.975], axis=0)
+    return point, lo, hi
+
+
+def poi_matrix(by_method: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """(names, M) with M[i, j] = P(method i > method j), each [runs, tasks] on the same tasks."""
+    names = list(by_method)
+    m = np.full((len(names), len(names)), 0.5)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i != j:
+                m[i, j] = probability_of_improvement(by_method[a], by_method[b])
+    return names, m
 
 
 def summarize(values: np.ndarray, seed: int = 0) -> dict[str, float]:

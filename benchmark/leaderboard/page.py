@@ -1,33 +1,19 @@
 """The board's static index.html: one file, no server, no external assets.
 
 Tables sort on a click on their header (inline script, numbers sort numerically with missing
-values last); plots are embedded as data URIs so the page can be opened from disk or attached.
+values last); figures are embedded as data URIs so the page can be opened from disk or attached.
+Style sheet and figure blocks are the run report's (benchmark/analysis/pages.py), and so are
+the figures (benchmark/leaderboard/board_figures.py draws them with analysis/figures.py).
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from pathlib import Path
 from typing import Any
 
+from benchmark.analysis.pages import CSS, FigureRecord, figure_html, scroll
 from benchmark.leaderboard.protocol import Protocol
-
-CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1250px;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
-.warn{background:#fff3cd;border:1px solid #e0c060;padding:.5em .8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
-td.t,th.t{text-align:left}
-th{background:#eef;cursor:pointer;user-select:none;position:sticky;top:0}
-th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
-tr.baseline td:nth-child(2)::after{content:" \\2020";color:#777}
-td.un{color:#a04000;font-style:italic}
-img{max-width:100%;display:block;margin:.6em 0}
-.note{color:#555;font-size:.9em}
-"""
 
 SCRIPT = """
 (function () {
@@ -169,16 +155,11 @@ def _per_task(proto: Protocol, rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _img(path: Path, alt: str, ident: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
 def render_index(
     proto: Protocol,
     rows: list[dict[str, Any]],
     rejected: list[tuple[str, str]],
-    images: dict[str, Path],
+    figs: list[FigureRecord],
 ) -> str:
     facts = [
         f"Suite <b>{_e(proto.suite)}</b>: {', '.join(_e(t) for t in proto.tasks)}",
@@ -197,16 +178,12 @@ def render_index(
         else f'<p class="warn" id="not-official">Protocol <b>{_e(proto.id)}</b> is not an official '
         "leaderboard protocol: its numbers only check that the machinery works.</p>"
     )
-    ranking_plot = (
-        _img(images["ranking_png"], "ranking with 95% CIs", "ranking-plot")
-        if "ranking_png" in images
-        else ""
-    )
-    curves_plot = (
-        _img(images["curves_png"], "learning curves", "curves-plot")
-        if "curves_png" in images
-        else '<p class="note">No valid submissions yet.</p>'
-    )
+    by_id = {f.ident: f for f in figs}
+
+    def block(*idents: str) -> str:
+        return "".join(figure_html(by_id[i]) for i in idents if i in by_id)
+
+    no_entries = '<p class="note">No valid submissions yet.</p>' if not figs else ""
     rejected_html = (
         "<h2>Not listed (failed validation)</h2><ul>"
         + "".join(f"<li><b>{_e(n)}</b>: {_e(why)}</li>" for n, why in rejected)
@@ -229,14 +206,14 @@ with 95&nbsp;% stratified-bootstrap confidence intervals. P(&gt; sparse): probab
 improvement over the sparse-reward baseline. &dagger; = one of the suite's own baselines.
 Re-run: <i>verified</i> entries were re-run by the suite and reproduced; <i>unverified</i> ones
 are shown as submitted. Click a column header to sort.</p>
-{_ranking(proto, rows)}
-{ranking_plot}
+{scroll(_ranking(proto, rows))}
+{block("ranking-plot", "profiles-plot", "poi-plot")}
 <h2>Per-task results</h2>
-{_per_task(proto, rows)}
+{scroll(_per_task(proto, rows))}
 <h2>Learning curves</h2>
-<p class="note">{"Reward score" if proto.kind == "reward-model" else "Success rate of the evaluation episodes"} against {_e(proto.curve_axis())}: mean over
-seeds with a 95&nbsp;% normal-approximation band, one panel per task.</p>
-{curves_plot}
+<p class="note">{"Reward score" if proto.kind == "reward-model" else "Success rate of the evaluation episodes"} against {_e(proto.curve_axis())}, with
+the reward alignment of the training reward beside it: mean over seeds, one row per task.</p>
+{block("curves-plot", "efficiency-plot")}{no_entries}
 {rejected_html}
 <script>{SCRIPT}</script>
 </body></html>

@@ -8,6 +8,8 @@ their checkpoint, and a failed run is reported with its log without stopping the
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -198,14 +200,57 @@ def run_local(
     return outcomes
 
 
+def sweep_id(configs: list[RunConfig]) -> str:
+    """A name for a sweep that is the same whenever the same plan runs again (a resumed or
+    repeated `make bench` lands in the same directory), e.g. `metaworld-smoke-3f9a1c2e`."""
+    suites = sorted({c.task.split("/")[0].split("@")[0] for c in configs}) or ["empty"]
+    budgets = sorted({c.budget for c in configs}) or ["none"]
+    plan_text = json.dumps(
+        sorted(
+            [
+                c.task,
+                c.method,
+                c.seed,
+                c.budget,
+                c.oracle,
+                c.budget_overrides,
+                c.method_options,
+                c.oracle_options,
+                c.sac,
+                c.iql,
+                c.backend,
+            ]
+            for c in configs
+        ),
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(plan_text.encode()).hexdigest()[:8]
+    return f"{'+'.join(suites)}-{'+'.join(budgets)}-{digest}"
+
+
+def sweep_dir(out_dir: str | Path, configs: list[RunConfig]) -> Path:
+    """Where a sweep's record and report go: `<out>/sweeps/<id>/`, one directory per sweep, so
+    a second sweep into the same results directory never mixes into the first one's table."""
+    return Path(out_dir) / "sweeps" / sweep_id(configs)
+
+
 def write_sweep_summary(
-    out_dir: str, configs: list[RunConfig], outcomes: list[RunOutcome], wall_s: float
+    out_dir: str,
+    configs: list[RunConfig],
+    outcomes: list[RunOutcome],
+    wall_s: float,
+    command: str = "",
 ) -> Path:
-    path = Path(out_dir) / "sweep.json"
+    """The sweep's record, `<sweep dir>/sweep.json`: its runs (the report reads exactly these),
+    their outcomes, the command that made it and its wall time."""
+    path = sweep_dir(out_dir, configs) / "sweep.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(
         path,
         {
+            "id": path.parent.name,
+            "command": command,
             "runs": [
                 {**asdict(o.config), "ok": o.ok, "skipped": o.skipped, "error": o.error}
                 for o in outcomes
