@@ -161,6 +161,8 @@ def run_reward_track(
             "loop": "reward-model: feedback sessions on the logged train split, reward scored "
             "on the held-out split after each; no RL",
             "sessions": sessions,
+            # the report's curves read their x-axis label here (analysis/report.py: axis_label)
+            "x_axis": "oracle queries (reward-model track)",
             "score": "1 - sqrt(2) * EPIC distance to the dense reward, clipped to [0, 1]",
         },
     )
