@@ -67,6 +67,9 @@ class Budget:
     offline_updates: int = 20000
     #: logged-data mix (source -> share, benchmark/loops/offline_data.py); None = the task's default
     offline_mix: dict[str, float] | None = None
+    #: the reward-model track's logged-data recipe (benchmark/loops/logged_episodes.RECIPES);
+    #: None = v1, so protocols and runs from before recipes had names resolve unchanged
+    logged_recipe: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -66,3 +66,18 @@ def test_a_reward_model_protocol_runs_the_track_and_its_board_says_so(tmp_path, 
     readme = (board / "README.md").read_text()
     assert "reward score" in readme and "on a fixed logged dataset, no RL" in readme
     assert "Reward score" in (board / "index.html").read_text()
+
+
+def test_the_v2_protocol_is_v1_on_recipe_v2_and_v1_entries_still_validate() -> None:
+    from benchmark.leaderboard.protocol import DEFAULT_ROOT
+
+    protocols = load_protocols()
+    v1, v2 = protocols["metaworld-reward-model"], protocols["metaworld-reward-model-v2"]
+    assert v1.budget_overrides.get("logged_recipe") is None  # v1 stays the default recipe
+    assert v2.budget_overrides == {**v1.budget_overrides, "logged_recipe": "v2"}
+    same = ("suite", "track", "kind", "tasks", "seeds", "budget", "oracle", "sac", "threads")
+    assert all(getattr(v1, k) == getattr(v2, k) for k in same)
+    files = sorted((DEFAULT_ROOT / v1.board).rglob("submissions/*.json"))
+    assert files
+    report = validate_files(files)
+    assert report.ok, report.text()

@@ -21,7 +21,13 @@ segments): no privileged column, no snapshot, no source.
 Sources: `expert-<sigma>` is MetaWorld's scripted policy with Gaussian action noise of that
 standard deviation (the layouts are fixed, so noise is what makes expert episodes differ);
 `partial` follows the least-noisy expert for a random 10-50 % of the episode and then acts at
-random, which leaves the task part-done; `random` acts uniformly at random throughout.
+random, which leaves the task part-done; `stopped` (recipe v2) follows an expert until the task's
+progress first reaches a target drawn per episode, then acts at random, so it stops short of
+success at a varied point on every task; `random` acts uniformly at random throughout.
+
+Recipes are named (`RECIPES`, chosen by the budget's `logged_recipe`): `v1` is the original mix,
+half of whose states come from episodes that succeed; `v2` (docs/reward-track.md, registered after
+v1 failed the bracket) makes successful episodes rare, as they are in an RL agent's replay buffer.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmark.inputs import InputError
 from benchmark.loops.offline_data import DatasetView
 from benchmark.results import slug
 from envs.spec import TaskSpec
@@ -62,17 +69,64 @@ class Recipe:
     random_episodes: int = 4
     #: the share of a partial episode the expert acts for: uniform in this range
     partial_share: tuple[float, float] = (0.1, 0.5)
+    # --- added for recipe v2; at these defaults a recipe is v1's, digest and all --------------
+    #: `stopped` episodes per split (0: none, as in v1)
+    stopped_episodes: int = 0
+    #: the progress a stopped episode's expert acts until: uniform in this range, below 1
+    #: (success), so the expert hands over to random actions before the task is done
+    stopped_progress: tuple[float, float] = (0.05, 0.9)
+    #: action-noise levels of the stopped episodes' expert, taken in turn
+    stopped_noise: tuple[float, ...] = (0.1, 0.5, 1.0)
+    #: a stopped episode that succeeds anyway (a pushed object slides on into the goal) is
+    #: rolled again with a new target scaled by 1/2 per try, up to this many tries; the last is kept
+    stopped_tries: int = 8
 
     def sources(self) -> tuple[str, ...]:
-        return (*(f"expert-{s:g}" for s in self.expert_noise), "partial", "random")
+        out = (*(f"expert-{s:g}" for s in self.expert_noise), "partial", "random")
+        return (*out, "stopped") if self.stopped_episodes else out
 
     def plan(self) -> list[str]:
         """The source of every episode of a split, in order."""
         out = [f"expert-{s:g}" for s in self.expert_noise for _ in range(self.expert_episodes)]
-        return out + ["partial"] * self.partial_episodes + ["random"] * self.random_episodes
+        out += ["partial"] * self.partial_episodes + ["random"] * self.random_episodes
+        return out + ["stopped"] * self.stopped_episodes
+
+    def as_doc(self) -> dict[str, Any]:
+        """The recipe as hashed and stored: the v2 fields only where they differ from their
+        defaults, so every recipe written before they existed keeps its digest and its file."""
+        doc = asdict(self)
+        for f in fields(self)[_V1_FIELD_COUNT:]:
+            if doc[f.name] == f.default:
+                del doc[f.name]
+        return doc
 
 
+#: fields of the first recipe; later ones enter the digest only when set
+_V1_FIELD_COUNT = 6
 DEFAULT_RECIPE = Recipe()
+#: recipe v2 (docs/reward-track.md, "Recipe v2"): 19 episodes of 100 steps per split like v1, but
+#: only the 2 expert episodes are meant to succeed (about 10 % of the states); 13 episodes stop
+#: short of success at a progress drawn per episode, with experts of three noise levels; 4 random
+RECIPE_V2 = Recipe(
+    expert_noise=(0.1,),
+    expert_episodes=2,
+    partial_episodes=0,
+    random_episodes=4,
+    stopped_episodes=13,
+    stopped_progress=(0.02, 0.45),
+)
+RECIPES: dict[str, Recipe] = {"v1": DEFAULT_RECIPE, "v2": RECIPE_V2}
+
+
+def get_recipe(name: str | None) -> Recipe:
+    """The named recipe (None: v1, the default of every protocol that names none)."""
+    if name is None:
+        return DEFAULT_RECIPE
+    if name not in RECIPES:
+        raise InputError(
+            f"logged_recipe {name!r}: no such recipe; choose one of {', '.join(RECIPES)}"
+        )
+    return RECIPES[name]
 
 
 @dataclass
@@ -160,26 +214,68 @@ def recipe_digest(task: TaskSpec, seed: int, recipe: Recipe, frame_size: int) ->
         "task": task.name,
         "description": task.description,
         "seed": int(seed),
-        "recipe": asdict(recipe),
+        "recipe": recipe.as_doc(),
         "frame_size": int(frame_size),
         "stack": _stack_version(),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _policy(kind: str, expert: Any, recipe: Recipe, rng: np.random.Generator):
-    """The action rule of one episode (draws from the split's generator in a fixed order)."""
+def _stopped(expert: Any, sigma: float, target: float, rng: np.random.Generator):
+    """A noisy expert until the progress first reaches `target`, random actions from then on."""
+    stopped = False
+
+    def act(obs: np.ndarray, t: int, progress: float) -> np.ndarray:
+        nonlocal stopped
+        stopped = stopped or progress >= target
+        return (
+            rng.uniform(-1.0, 1.0, 4) if stopped else expert(obs) + sigma * rng.standard_normal(4)
+        )
+
+    return act
+
+
+def _policy(
+    kind: str, expert: Any, recipe: Recipe, rng: np.random.Generator, episode: int, attempt: int
+):
+    """The action rule of one episode (draws from the split's generator in a fixed order);
+    it is called with the observation, the step and the progress the last step reached.
+    `episode` counts the earlier episodes of this kind, `attempt` the earlier tries of this one."""
     if kind == "random":
-        return lambda obs, t: rng.uniform(-1.0, 1.0, 4)
+        return lambda obs, t, p: rng.uniform(-1.0, 1.0, 4)
+    if kind == "stopped":
+        lo, hi = recipe.stopped_progress
+        sigma = recipe.stopped_noise[episode % len(recipe.stopped_noise)]
+        return _stopped(expert, sigma, float(rng.uniform(lo, hi)) * 0.5**attempt, rng)
     if kind == "partial":
         lo, hi = recipe.partial_share
         cut = int(round(rng.uniform(lo, hi) * recipe.episode_steps))
         sigma = recipe.expert_noise[0]
-        return lambda obs, t: (
+        return lambda obs, t, p: (
             expert(obs) + sigma * rng.standard_normal(4) if t < cut else rng.uniform(-1.0, 1.0, 4)
         )
     sigma = float(kind.split("-", 1)[1])
-    return lambda obs, t: expert(obs) + sigma * rng.standard_normal(4)
+    return lambda obs, t, p: expert(obs) + sigma * rng.standard_normal(4)
+
+
+def _rollout(env: Any, act: Any, obs: np.ndarray, steps: int, size: int) -> list[dict[str, Any]]:
+    """One episode's rows: the reached state's columns after each of `steps` actions."""
+    rows, progress = [], 0.0
+    for t in range(steps):
+        obs, _, _, _, info = env.step(np.clip(act(obs, t, progress), -1.0, 1.0))
+        progress = float(info["progress"])
+        rows.append(
+            {
+                "obs": obs,
+                "frames": env.render_frame(size),
+                "snapshots": env.snapshot(),
+                "steps": t,
+                "gt_reward": info["gt_reward"],
+                "success": info["success"],
+                "progress": info["progress"],
+            }
+        )
+    return rows
 
 
 def build_split(
@@ -192,22 +288,16 @@ def build_split(
     sources = recipe.sources()
     cols: dict[str, list[Any]] = {k: [] for k in (*_ARRAYS, *PRIVILEGED)}
     try:
-        for ep, kind in enumerate(recipe.plan()):
-            obs, _ = env.reset(seed=int(rng.integers(0, 2**31)))
-            act = _policy(kind, expert, recipe, rng)
-            for t in range(recipe.episode_steps):
-                obs, _, _, _, info = env.step(np.clip(act(obs, t), -1.0, 1.0))
-                for k, v in (
-                    ("obs", obs),
-                    ("frames", env.render_frame(frame_size)),
-                    ("snapshots", env.snapshot()),
-                    ("episode_ids", ep),
-                    ("steps", t),
-                    ("sources", sources.index(kind)),
-                    ("gt_reward", info["gt_reward"]),
-                    ("success", info["success"]),
-                    ("progress", info["progress"]),
-                ):
+        plan = recipe.plan()
+        for ep, kind in enumerate(plan):
+            for attempt in range(recipe.stopped_tries if kind == "stopped" else 1):
+                obs, _ = env.reset(seed=int(rng.integers(0, 2**31)))
+                act = _policy(kind, expert, recipe, rng, plan[:ep].count(kind), attempt)
+                rows = _rollout(env, act, obs, recipe.episode_steps, frame_size)
+                if kind != "stopped" or not any(r["success"] for r in rows):
+                    break
+            for r in rows:
+                for k, v in {**r, "episode_ids": ep, "sources": sources.index(kind)}.items():
                     cols[k].append(v)
     finally:
         env.close()
@@ -244,7 +334,7 @@ def build_dataset(
     meta = {
         "task": task.name,
         "seed": int(seed),
-        "recipe": json.loads(json.dumps(asdict(recipe))),  # as it reads back from the file
+        "recipe": json.loads(json.dumps(recipe.as_doc())),  # as it reads back from the file
         "sources": list(recipe.sources()),
         "frame_size": size,
         "digest": recipe_digest(task, seed, recipe, size),

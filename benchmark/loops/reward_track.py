@@ -39,7 +39,7 @@ from benchmark.analysis.reward_metrics import (
     value_order_correlation,
 )
 from benchmark.analysis.stats import progress_levels, reward_alignment
-from benchmark.config import RunConfig
+from benchmark.config import Budget, RunConfig
 from benchmark.loops.feedback import RunnerFeedback
 from benchmark.loops.harness import (
     METRIC_FIELDS,
@@ -53,6 +53,8 @@ from benchmark.loops.logged_episodes import (
     DEFAULT_RECIPE,
     LoggedDataset,
     LoggedSplit,
+    Recipe,
+    get_recipe,
     load_or_build,
 )
 from benchmark.methods.base import RewardMethod
@@ -60,7 +62,8 @@ from benchmark.methods.base import RewardMethod
 LOOP = "reward-model"
 #: metrics.csv of this track: the shared columns, then the reward metrics
 FIELDS = [*METRIC_FIELDS, "score", "epic_distance", "voc", "success_auc"]
-#: the logged data's recipe (a module attribute so tests can run on a tiny one)
+#: the logged data's recipe when the budget names none (a module attribute so tests can run on a
+#: tiny one); a budget's `logged_recipe` names one of logged_episodes.RECIPES instead
 RECIPE = DEFAULT_RECIPE
 #: held-out states scored per call of the method's reward
 SCORE_CHUNK = 1024
@@ -72,6 +75,11 @@ class TrackState(LoopState):
 
     sessions: int = 0
     score: float = float("nan")
+
+
+def run_recipe(budget: Budget) -> Recipe:
+    """The budget's named recipe, or the module's default when it names none."""
+    return RECIPE if budget.logged_recipe is None else get_recipe(budget.logged_recipe)
 
 
 def dataset_root(cfg: RunConfig) -> Path:
@@ -145,7 +153,7 @@ def run_reward_track(
     state = TrackState()
     ckpt = h.resume(state)  # before the dataset, so total_s counts its building too
     with h.timed("dataset"):
-        data, cached = load_or_build(task, cfg.seed, dataset_root(cfg), RECIPE)
+        data, cached = load_or_build(task, cfg.seed, dataset_root(cfg), run_recipe(budget))
     env = task.make_env(cfg.seed)  # redraws the queried states at the oracle's size; never stepped
     feedback = RunnerFeedback.for_task(
         data.train, env.render_snapshot, oracle, task, parts.levels, budget.max_queries
