@@ -29,16 +29,18 @@ bench_smoke() { # TASK [extra make args...]: `make bench` inside, then check its
 }
 
 robot_smoke() {
-  local keys=$tmp/keys name=vlmbench-robot-smoke-$$
+  local keys=$tmp/keys health=()
+  server=vlmbench-robot-smoke-$$
   mkdir -p "$keys"
   chown 1000:1000 "$keys" 2>/dev/null || chmod 777 "$keys"
   # CURVE keys made by the image itself; the server refuses 0.0.0.0 without them
   "${RUN[@]}" -v "$keys:/keys" --entrypoint .venv/bin/python "$TAG" \
     -m envs.real_robot.server keys /keys >/dev/null
-  "$ENGINE" run -d --rm --network none --name "$name" -v "$keys:/home/bench/robot-keys:ro" \
-    "$TAG" --host 0.0.0.0 --port 5555 >/dev/null
-  trap '"$ENGINE" rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-  "$ENGINE" run --rm --network "container:$name" -v "$keys:/keys:ro" \
+  # podman schedules healthchecks with systemd timers (none here): the smoke runs it by hand
+  [[ $ENGINE == podman ]] && health=(--health-interval disable)
+  "$ENGINE" run -d --rm --network none --name "$server" "${health[@]}" \
+    -v "$keys:/home/bench/robot-keys:ro" "$TAG" --host 0.0.0.0 --port 5555 >/dev/null
+  result=$("$ENGINE" run --rm --network "container:$server" -v "$keys:/keys:ro" \
     --entrypoint .venv/bin/python "$TAG" -c '
 import time
 import numpy as np
@@ -59,12 +61,22 @@ frame = env.render()
 env.close()
 print(f"handshake with {env.caps.name}, reset and 5 steps from a second container; "
       f"frame {frame.shape}, proprio {obs.shape}")
-'
-  "$ENGINE" logs "$name" 2>&1 | tail -3 >&2
+')
+  "$ENGINE" logs "$server" 2>&1 | tail -2 >&2
+  if [[ $ENGINE == podman ]]; then # the image's HEALTHCHECK, once the server is up
+    "$ENGINE" healthcheck run "$server"
+    result="$result; HEALTHCHECK healthy"
+  fi
+  echo "$result"
 }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+server=
+cleanup() {
+  [[ -z $server ]] || "$ENGINE" rm -f "$server" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 case $IMAGE in
   metaworld) bench_smoke metaworld/drawer-open ;;
   alfred) bench_smoke alfred/pick-cool-then-place BACKEND= ;;
