@@ -60,7 +60,13 @@ base_for() {
     || timeout 120 "$engine" pull -q "$pinned" >/dev/null 2>&1; then echo "$pinned"
   elif [[ $1 == metaworld-gpu ]]; then echo ""
   else
-    bash scripts/docker_base.sh "$engine" "$LOCAL_BASE" >&2 && echo "$LOCAL_BASE"
+    if ! "$engine" image inspect "$LOCAL_BASE" >/dev/null 2>&1; then
+      local t0
+      t0=$(now)
+      bash scripts/docker_base.sh "$engine" "$LOCAL_BASE" >&2 || return 1
+      say "local base $LOCAL_BASE made with mmdebstrap in $(($(now) - t0)) s (the pinned one cannot be pulled)" >&2
+    fi
+    echo "$LOCAL_BASE"
   fi
 }
 
@@ -68,7 +74,7 @@ failed=0
 for image in ${IMAGES//,/ }; do
   [[ -f docker/$image/Dockerfile ]] || { say "$image: no docker/$image/Dockerfile"; failed=1; continue; }
   tag=vlm-feedback-bench/$image:latest
-  base=$(base_for "$image")
+  base=$(base_for "$image") || { say "$image: no base image"; failed=1; continue; }
   if [[ -z $base ]]; then
     say "$image: NOT BUILT: its CUDA base cannot be pulled here (no registry) and has no local substitute; static checks only (tests/test_docker_static.py, hadolint)"
     continue
