@@ -26,10 +26,12 @@ if [[ -z $engine ]]; then
   elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker
   elif command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
     echo "docker-test: no container engine; installing Debian's podman, runc and mmdebstrap" >&2
+    t0=$(now)
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       podman runc mmdebstrap >/dev/null
     engine=podman
+    installed="engine: installed Debian's podman, runc and mmdebstrap in $(($(now) - t0)) s"
   else
     echo "docker-test: no container engine and no root apt-get to install podman: install podman or start a Docker daemon, then rerun" >&2
     exit 2
@@ -37,6 +39,7 @@ if [[ -z $engine ]]; then
 fi
 say "# make docker-test: $(date -u +%Y-%m-%dT%H:%MZ) on $(hostname), $(nproc) CPUs, $("$engine" --version | head -1)"
 sed 's/^/# /' "$WORK/settings.txt" | tee -a "$LOG"
+[[ -z ${installed:-} ]] || say "$installed"
 
 build_flags=(--network host)
 # DOCKER_NO_CACHE=1: build every layer again, so the logged build time is a clean machine's
