@@ -33,7 +33,8 @@ EXECUTOR ?= local
 JOBS ?=
 EXTRA ?=
 
-.PHONY: bench test test-all install sysdeps lint format report clean lock submit docker-build docker-bench
+.PHONY: bench test test-all install sysdeps lint format report clean lock submit docker-build docker-bench \
+	docker-test docker-test-ci
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	@bash scripts/install.sh "$(PYTHON)" "$(VENV)"
@@ -79,7 +80,8 @@ submit: $(STAMP)
 lock:
 	bash scripts/lock.sh
 
-# Docker (not built on the development machines: they have no Docker engine; see docs/docker.md)
+# Docker images (docs/docker.md). DOCKER=podman builds and runs them with podman instead.
+DOCKER ?= docker
 IMAGE ?= metaworld
 GPU ?=
 DOCKER_TAG = vlm-feedback-bench/$(1):latest
@@ -90,12 +92,12 @@ DOCKER_RUN_ARGS ?=
 BENCH_IMAGE = $(if $(findstring thor,$(BACKEND)),alfred,$(if $(GPU),metaworld-gpu,metaworld))
 
 docker-build:
-	docker build -f docker/$(IMAGE)/Dockerfile -t $(call DOCKER_TAG,$(IMAGE)) .
+	$(DOCKER) build $(if $(filter podman,$(DOCKER)),--format docker )-f docker/$(IMAGE)/Dockerfile -t $(call DOCKER_TAG,$(IMAGE)) .
 
 docker-bench:
 	$(MAKE) docker-build IMAGE=$(BENCH_IMAGE)
 	mkdir -p $(OUT) .cache
-	docker run --rm $(if $(GPU),--gpus all -e MUJOCO_GL=egl) -e GEMINI_API_KEYS -e GEMINI_API_KEY -e OPENAI_API_KEY \
+	$(DOCKER) run --rm $(if $(GPU),--gpus all -e MUJOCO_GL=egl) -e GEMINI_API_KEYS -e GEMINI_API_KEY -e OPENAI_API_KEY \
 		$(DOCKER_RUN_ARGS) \
 		-v "$(abspath $(OUT)):/home/bench/suite/results" -v "$(CURDIR)/.cache:/home/bench/suite/.cache" \
 		$(call DOCKER_TAG,$(BENCH_IMAGE)) bench TASK="$(TASK)" METHODS="$(METHODS)" SEEDS="$(SEEDS)" \
@@ -104,3 +106,15 @@ docker-bench:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# make docker-test [IMAGE=robot,metaworld] [DOCKER_LOG=docs/docker-test.log]: build each image here
+# (installing podman where no engine is) and run its smoke inside with no network; logs build
+# time, image size and smoke result per image. Every image unless IMAGE is given: the slow one.
+DOCKER_IMAGES := robot,metaworld,alfred,metaworld-gpu
+DOCKER_LOG ?= docs/docker-test.log
+docker-test:
+	bash scripts/docker_test.sh "$(if $(filter file,$(origin IMAGE)),$(DOCKER_IMAGES),$(IMAGE))" "$(DOCKER_LOG)"
+
+# what .ci/run adds after `make test`: the smallest image that runs the whole install path
+docker-test-ci:
+	bash scripts/docker_test.sh robot "$(OUT)/docker-test-ci.log"

@@ -173,7 +173,7 @@ class CachedOracle:
         """This thread's read-only connection to the store's database (opened once)."""
         con = getattr(self._readers, "con", None)
         if con is None:
-            db = Path(self.store.directory) / diskcache.core.DBNAME
+            db = (Path(self.store.directory) / diskcache.core.DBNAME).resolve()  # a URI is absolute
             con = self._readers.con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
         return con
 

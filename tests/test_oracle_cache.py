@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from oracle_cache import CachedOracle, CacheMiss, RateQuery, ScriptedTeacher, build_oracle
-from oracle_cache.cache import check_entry
+from oracle_cache.cache import DIGEST_CHUNK, check_entry
 from oracle_cache.keys import frame_digest
 from oracle_cache.types import PreferQuery
 
@@ -267,3 +267,13 @@ def test_unknown_option_lists_accepted_ones(tmp_path):
         build_oracle("scripted", "record", tmp_path, {"acuracy": 0.8})
     with pytest.raises(ValueError, match="'temprature'.*'base_url'"):
         build_oracle("gemini", "record", tmp_path, {"temprature": 0})
+
+
+def test_batched_reads_work_with_a_relative_cache_dir(tmp_path, monkeypatch):
+    # `make bench` passes the default `.cache/oracle`; the batched read built a file URI from it
+    # and failed every ALFRED run ("relative path can't be expressed as a file URI")
+    monkeypatch.chdir(tmp_path)
+    qs = _queries(2 * DIGEST_CHUNK)  # a batch long enough to be read a chunk at a time
+    with build_oracle("scripted", "record", ".cache/oracle") as rec:
+        first = rec.rate_many(qs)
+        assert rec.rate_many(qs) == first
