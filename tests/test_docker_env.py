@@ -134,8 +134,3 @@ def test_docker_test_builds_every_image_unless_told_and_ci_the_robot_one():
     assert 'scripts/docker_test.sh "metaworld"' in _make_n("docker-test", "IMAGE=metaworld")
     assert "scripts/docker_test.sh robot" in _make_n("docker-test-ci")
     assert "podman build --format docker -f" in _make_n("docker-build", "DOCKER=podman")
-
-
-def test_ci_builds_and_smoke_tests_one_image_after_the_tests():
-    ci = [ln.strip() for ln in (ROOT / ".ci/run").read_text().splitlines()]
-    assert ci.index("make test") < ci.index("make docker-test-ci")
