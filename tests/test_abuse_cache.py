@@ -21,19 +21,9 @@ from oracle_cache import CacheMiss, RateQuery, build_oracle
 from oracle_cache.cli import main
 from oracle_cache.images import png_bytes
 from oracle_cache.keys import canonical_json, frame_digest, key_of
+from tests.cache_fakes import rate_queries
 
-
-def _queries(n: int, seed: int = 0) -> list[RateQuery]:
-    rng = np.random.default_rng(seed)
-    return [
-        RateQuery(
-            [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
-            "open the drawer",
-            3,
-            {"task": "metaworld/drawer-open", "progress": float(rng.random())},
-        )
-        for _ in range(n)
-    ]
+_queries = rate_queries
 
 
 def _record(cache: Path, qs: list[RateQuery], keep_frames: bool = False) -> list:

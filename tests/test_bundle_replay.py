@@ -13,7 +13,6 @@ import shutil
 import stat
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from benchmark.cli import main as bench_main
@@ -23,19 +22,9 @@ from benchmark.loops.dispatch import run_any
 from oracle_cache import CacheMiss, RateQuery, build_oracle
 from oracle_cache.bundle import export_bundle
 from oracle_cache.errors import BundleError, TamperedEntry
+from tests.cache_fakes import rate_queries
 
-
-def _queries(n: int, seed: int = 0) -> list[RateQuery]:
-    rng = np.random.default_rng(seed)
-    return [
-        RateQuery(
-            [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
-            "open the drawer",
-            3,
-            {"task": "metaworld/drawer-open", "progress": float(rng.random())},
-        )
-        for _ in range(n)
-    ]
+_queries = rate_queries
 
 
 @pytest.fixture

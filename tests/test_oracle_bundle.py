@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from oracle_cache import CacheMiss, RateQuery, build_oracle
+from oracle_cache import CacheMiss, build_oracle
 from oracle_cache.bundle import export_bundle, import_bundle, merge_bundles
 from oracle_cache.cli import main
 from oracle_cache.entry import sign_entry
 from oracle_cache.errors import BundleError
 from oracle_cache.verify import verify
+from tests.cache_fakes import rate_queries
 
-
-def _queries(n: int, seed: int = 0) -> list[RateQuery]:
-    rng = np.random.default_rng(seed)
-    return [
-        RateQuery(
-            [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
-            "open the drawer",
-            3,
-            {"task": "metaworld/drawer-open", "progress": float(rng.random())},
-        )
-        for _ in range(n)
-    ]
+_queries = rate_queries
 
 
 def _record(cache, qs, **opts):

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.inputs import InputError
-from benchmark.loops.offline_data import DatasetView
+from benchmark.loops.offline_data import DatasetView, split_episodes
 from benchmark.results import slug
 from envs.spec import TaskSpec
 
@@ -159,8 +159,7 @@ class LoggedSplit:
     def segments(self, length: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
         """`count` random runs of `length` consecutive steps inside one episode (0 = whole
         episodes). Every episode has the recipe's length, so any start up to len - length works."""
-        bounds = np.flatnonzero(np.diff(self.episode_ids)) + 1
-        episodes = np.split(np.arange(self.size), bounds)
+        episodes = split_episodes(self.episode_ids)
         if length <= 0:
             return [episodes[i] for i in rng.integers(0, len(episodes), size=count)]
         out = []

@@ -106,8 +106,7 @@ class OfflineDataset:
 
     def episodes(self) -> list[np.ndarray]:
         """Indices of each episode, in order."""
-        bounds = np.flatnonzero(np.diff(self.episode_ids)) + 1
-        return np.split(np.arange(self.size), bounds)
+        return split_episodes(self.episode_ids)
 
     def segments(self, length: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
         """`count` random runs of consecutive indices within one episode; 0 = whole episodes."""
@@ -195,6 +194,12 @@ class DatasetView:
 
     def segments(self, length: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
         return self._data.segments(length, count, rng)
+
+
+def split_episodes(episode_ids: np.ndarray) -> list[np.ndarray]:
+    """Indices of each episode, in order, for data stored episode after episode."""
+    bounds = np.flatnonzero(np.diff(episode_ids)) + 1
+    return np.split(np.arange(len(episode_ids)), bounds)
 
 
 def episode_seeds(seed: int, count: int, purpose: str = "data") -> np.ndarray:
