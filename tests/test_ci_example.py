@@ -64,7 +64,8 @@ def test_the_replay_step_reproduces_the_golden_run_and_leaves_the_bundle_alone(t
     res = _run_step(replay, tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     out = tmp_path / "ci-results"
-    assert (out / "report.html").is_file()  # what the workflow uploads
+    reports = list((out / "sweeps").glob("*/report.html"))  # what the workflow uploads
+    assert len(reports) == 1, reports
     metrics = out / "metaworld__drawer-open" / "erl-vlm" / "seed0" / "metrics.csv"
     golden = load_expected(SWEEPS["scripted"])["runs"]["metaworld/drawer-open/erl-vlm/seed0"]
     assert metrics_digest(metrics) == golden  # through make bench, in a worker: bit for bit

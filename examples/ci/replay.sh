@@ -3,7 +3,7 @@
 #   bash examples/ci/replay.sh sysdeps   # EGL/OSMesa for headless MuJoCo rendering (apt)
 #   bash examples/ci/replay.sh install   # make install: the pinned stack, as on a laptop
 #   bash examples/ci/replay.sh replay    # replay the committed bundle; a miss fails the job
-# The workflow then uploads $OUT (report.html, tables, curves, each run's log) as an artifact.
+# The workflow then uploads $OUT (sweeps/<id>/report.html, tables, curves, each run's log) as an artifact.
 # tests/test_ci_example.py runs the same replay step locally (sysdeps and install need root and
 # the network, so the test only checks that the workflow calls them).
 #
