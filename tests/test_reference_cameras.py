@@ -122,6 +122,27 @@ def test_effects_on_turns_metaworlds_defaults_back_on_and_changes_the_frame():
     assert not np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("task", ["drawer-open", "soccer"])
+def test_reference_camera_with_effects_is_metaworlds_own_render_byte_for_byte(task):
+    """What the reference's `env.render()` does on v3: MetaWorld's gymnasium renderer from the
+    (re-posed) named camera, then the script's flip."""
+    spec = get_task(f"metaworld/{task}@camera=reference@effects=on")
+    env = _env(spec.name)
+    try:
+        ours = env.render_frame(96)
+        inner = env._env
+        inner.render_mode, inner.width, inner.height = "rgb_array", 96, 96
+        renderer = inner.mujoco_renderer
+        renderer.width = renderer.height = 96
+        renderer.camera_id = mujoco.mj_name2id(
+            env.model, mujoco.mjtObj.mjOBJ_CAMERA, REPOSED_CAMERA
+        )
+        theirs = inner.render()
+    finally:
+        env.close()
+    np.testing.assert_array_equal(ours, theirs[::-1] if spec.camera["flip"] else theirs)
+
+
 def test_plain_names_keep_the_suites_defaults():
     for task in PAPER:
         spec = get_task(f"metaworld/{task}")
