@@ -114,6 +114,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         "paper's); metaworld/<task>@random is MetaWorld v3's randomised layout, for these and any "
         "other v3 env (metaworld/<v3-env> alone is randomised too). docs/deviations.md"
     )
+    print(
+        "Rendering as the reference code did (docs/deviations.md rows 4-6): append, in this order "
+        "after any @random, @camera=reference (its fixed camera and top-bottom flip), @effects=on "
+        "(MetaWorld's shadows, reflections, multisampling), @reward_frame_size=224."
+    )
     return 0
 
 

@@ -4,6 +4,8 @@
 instructions, rating levels and teacher accuracies from ERL-VLM and, under their plain names,
 the reference code's fixed layouts (layouts.py); `metaworld/<env-name>@random` is v3's
 randomised layout. Suite `metaworld` = the paper's three tasks on the reference layouts.
+Further switches in the name draw frames as the reference code did (variants.py):
+`@camera=reference`, `@effects=on`, `@reward_frame_size=224`.
 """
 
 from __future__ import annotations

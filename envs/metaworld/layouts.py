@@ -20,9 +20,6 @@ from typing import Any
 import mujoco
 import numpy as np
 
-#: the task-name suffix for MetaWorld v3's own randomised layout
-RANDOM = "random"
-
 #: the robot's root body in MetaWorld's Sawyer model: the pedestal, arm and gripper hang off it
 ROBOT_ROOT_BODY = "base"
 
@@ -88,23 +85,16 @@ REFERENCE_LAYOUTS: dict[str, Layout] = {
 }
 
 
-def split_layout(short: str) -> tuple[str, str | None]:
-    """'drawer-open@random' -> ('drawer-open', 'random'); 'drawer-open' -> ('drawer-open', None)."""
-    base, sep, layout = short.partition("@")
-    return base, (layout if sep else None)
-
-
 def layout_for(short: str) -> Layout | None:
     """The fixed layout a task name means, or None for v3's randomised one.
 
-    Raises ValueError for a suffix other than `@random`.
+    Raises ValueError for a name `variants.parse_variant` refuses (an unknown switch such as
+    `@fixed`, or a spelling other than the canonical one).
     """
-    base, layout = split_layout(short)
-    if layout is None:
-        return REFERENCE_LAYOUTS.get(base)
-    if layout == RANDOM:
-        return None
-    raise ValueError(f"unknown MetaWorld layout '@{layout}' in '{short}'; use '@{RANDOM}' or none")
+    from envs.metaworld.variants import parse_variant
+
+    variant = parse_variant(short)
+    return None if variant.random else REFERENCE_LAYOUTS.get(variant.base)
 
 
 def apply_layout(env: Any, layout: Layout) -> None:

@@ -3,15 +3,20 @@
 `metaworld/drawer-open`, `metaworld/sweep-into` and `metaworld/soccer` are the reference code's
 fixed layouts (layouts.py), the scenes the paper's numbers come from; `metaworld/<task>@random`
 is MetaWorld v3's randomised layout, for these three and every other v3 env (whose plain name
-means the same thing: only the paper's three tasks have a fixed layout).
+means the same thing: only the paper's three tasks have a fixed layout). The other switches in
+a name (variants.py: `@camera=reference`, `@effects=on`, `@reward_frame_size=N`) change how
+frames are drawn and how large the reward model's frames are.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from envs.metaworld.cameras import REFERENCE_CAMERAS
 from envs.metaworld.env import MetaWorldEnv, expert_for
-from envs.metaworld.layouts import Layout, layout_for, split_layout
+from envs.metaworld.layouts import Layout, layout_for
+from envs.metaworld.variants import Variant, parse_variant
+from envs.registry import UnknownTaskError
 from envs.spec import TaskSpec
 
 #: a corner view that frames the table, the arm and the task objects
@@ -70,14 +75,39 @@ def _make(
     return MetaWorldEnv(env_name, camera, max_episode_steps=max_steps, seed=seed, layout=layout)
 
 
+def _camera(variant: Variant, info: dict) -> dict:
+    """The task's camera record: how its frames are drawn (the env renders from it)."""
+    if variant.camera == "reference":
+        camera = REFERENCE_CAMERAS[variant.base].settings()
+    else:
+        camera = {"type": "free", **info.get("camera", DEFAULT_CAMERA)}
+    if variant.effects:
+        camera["effects"] = True
+    return camera
+
+
+def _describe(variant: Variant, camera: dict) -> str:
+    parts = []
+    if variant.camera == "reference":
+        flip = ", flipped top-bottom" if camera["flip"] else ""
+        parts.append(f"the reference's camera {camera['name']}{flip} ({camera['source']})")
+    if variant.effects:
+        parts.append("MetaWorld's default rendering effects")
+    if variant.reward_frame_size != TaskSpec.reward_frame_size:
+        parts.append(f"{variant.reward_frame_size}-px frames for the reward model")
+    return "".join(f"; {p}" for p in parts)
+
+
 def spec_for(short: str, overrides: dict | None = None) -> TaskSpec:
-    """Spec for `metaworld/<short>` (`<task>` or `<task>@random`); unknown tasks get a generic
-    instruction from their name. Raises ValueError for an unknown `@layout` suffix."""
-    base, _ = split_layout(short)
+    """Spec for `metaworld/<short>` (`<task>` plus the switches of variants.py, e.g.
+    `<task>@random`); unknown tasks get a generic instruction from their name. Raises
+    ValueError for an unknown switch or a non-canonical spelling."""
+    variant = parse_variant(short)
+    base = variant.base
     layout = layout_for(short)
     info = {**PAPER_TASKS.get(base, {}), **(overrides or {})}
     env_name = f"{base}-v3"
-    camera = info.get("camera", DEFAULT_CAMERA)
+    camera = _camera(variant, info)
     words = base.replace("-", " ")
     max_steps = 500
     scene = (
@@ -92,13 +122,14 @@ def spec_for(short: str, overrides: dict | None = None) -> TaskSpec:
         levels=info.get("levels", 3),
         max_episode_steps=max_steps,
         make_env=partial(_make, env_name, camera, max_steps, layout),
-        camera={"type": "free", **camera},
+        reward_frame_size=variant.reward_frame_size,
+        camera=camera,
         segment_length=1,
         goal_text=info.get("goal_text", f"the robot has completed the task: {words}"),
         teacher_accuracy=info.get("teacher_accuracy", 0.7),
         make_expert=expert_for,
         backend="mujoco",
-        description=f"MetaWorld v3 {env_name}, {scene}",
+        description=f"MetaWorld v3 {env_name}, {scene}{_describe(variant, camera)}",
     )
 
 
@@ -106,10 +137,10 @@ def resolve(name: str) -> TaskSpec | None:
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
     short = name.split("/", 1)[1] if "/" in name else name
-    base, _ = split_layout(short)
+    base = short.split("@", 1)[0]
     if f"{base}-v3" not in ALL_V3_ENVIRONMENTS:
         return None
     try:
         return spec_for(short)
-    except ValueError:
-        return None  # an unknown @layout: the registry's error names the close matches
+    except ValueError as err:  # a switch the name gets wrong: say which and how to write it
+        raise UnknownTaskError(f"Unknown task '{name}': {err}") from None
