@@ -134,3 +134,13 @@ def test_docker_test_builds_every_image_unless_told_and_ci_the_robot_one():
     assert 'scripts/docker_test.sh "metaworld"' in _make_n("docker-test", "IMAGE=metaworld")
     assert "scripts/docker_test.sh robot" in _make_n("docker-test-ci")
     assert "podman build --format docker -f" in _make_n("docker-build", "DOCKER=podman")
+
+
+def test_ci_runs_the_tests_then_builds_and_smoke_tests_the_robot_image():
+    ci = [ln.strip() for ln in (ROOT / ".ci/run").read_text().splitlines()]
+    build = next(i for i, ln in enumerate(ci) if "scripts/docker_test.sh robot" in ln)
+    assert ci.index("make test") < build
+    # only "no engine can be had here" (3) is a skip; a failed build or smoke (1) fails CI
+    assert "if [[ $rc -eq 3 ]]; then" in ci
+    script = (ROOT / "scripts/docker_test.sh").read_text()
+    assert script.count("exit 3") == 1 and "exit $failed" in script
