@@ -213,6 +213,76 @@ def collect(cells: Sequence[Cell]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def label_stats(cache_dir: Path) -> pd.DataFrame:
+    """The labels the teacher actually gave, per (profile, rate, teacher seed), from the sweep's
+    oracle cache (pooled over the variants that asked, as they share the cache): ratings asked,
+    the unanswered share, the error rate of the answered ones against the true level, and the
+    share of errors that jump more than one level."""
+    from oracle_cache.store import existing_store, iter_keys, read_value
+
+    counts: dict[tuple, list[int]] = {}
+    if not (cache_dir / "cache.db").exists():
+        return pd.DataFrame()
+    with existing_store(cache_dir) as store:
+        for key in list(iter_keys(store, cache_dir)):
+            # read as stored (oracle_cache.entry.check_entry refuses skip's unanswered -1)
+            try:
+                e = json.loads(read_value(store, key))
+                params = dict(e["document"]["identity"]["params"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            if "profile" not in params and "accuracy" in params:  # ordinal keeps 1 - rate
+                params = {**params, "profile": "ordinal", "rate": round(1 - params["accuracy"], 9)}
+            if e.get("kind") != "rate" or params.get("rate") is None:
+                continue
+            c = counts.setdefault((params["profile"], params["rate"], params["seed"]), [0] * 4)
+            meta = e.get("meta") or {}
+            c[0] += 1
+            if meta.get("unanswered"):
+                c[1] += 1
+            elif "true_level" in meta and int(e["answer"]) != int(meta["true_level"]):
+                c[2] += 1
+                c[3] += abs(int(e["answer"]) - int(meta["true_level"])) > 1
+    rows = [
+        {
+            "profile": p,
+            "rate": r,
+            "seed": sd,
+            "asked": n,
+            "unanswered": u / n,
+            "error_rate": err / (n - u) if n > u else float("nan"),
+            "jumps": jump / err if err else 0.0,
+        }
+        for (p, r, sd), (n, u, err, jump) in counts.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _label_lines(labels: pd.DataFrame) -> list[str]:
+    if labels.empty:
+        return []
+    lines = [
+        "",
+        "## The labels the teacher gave",
+        "",
+        "From the sweep's oracle cache, per profile and rate: ratings recorded (pooled over the "
+        "variants, which share the cache, and over the seeds), the unanswered share, the error "
+        "rate of the answered ones against the true level (mean over teacher seeds, and the "
+        "seeds' range), and the share of errors more than one level off (3 levels: Bad <-> Good).",
+        "",
+        "| profile | rate | ratings | unanswered | error rate (mean) | error rate (seeds' range) "
+        "| errors that jump a level |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (profile, rate), g in labels.groupby(["profile", "rate"], sort=False):
+        lines.append(
+            f"| {profile} | {rate:g} | {g['asked'].sum()} | {g['unanswered'].mean():.2f} | "
+            f"{g['error_rate'].mean():.2f} | {g['error_rate'].min():.2f}-"
+            f"{g['error_rate'].max():.2f} | {g['jumps'].mean():.2f} |"
+        )
+    return lines
+
+
 def cell_table(final: pd.DataFrame) -> pd.DataFrame:
     """Per (profile, rate, variant): the score's mean and 95 % bootstrap CI over seeds
     (stats.summarize) and the other metrics' means."""
@@ -232,11 +302,13 @@ def cell_table(final: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def effects(final: pd.DataFrame) -> pd.DataFrame:
-    """Per profile and comparison: the score difference, paired on (rate, seed) (the same data,
-    teacher and initialisation seed), with its mean and 95 % bootstrap CI over the pairs."""
+def effects(final: pd.DataFrame, by: Sequence[str] = ("profile",)) -> pd.DataFrame:
+    """Per group (`by`: profile, or profile and rate) and comparison: the score difference,
+    paired on (rate, seed) (the same data, teacher and initialisation seed), with its mean and
+    95 % bootstrap CI over the pairs."""
     rows = []
-    for profile, g in final.groupby("profile", sort=False):
+    for group, g in final.groupby(list(by), sort=False):
+        keys = dict(zip(by, group if isinstance(group, tuple) else (group,), strict=True))
         wide = g.pivot_table(index=["rate", "seed"], columns="variant", values="score")
         for name, a, b in EFFECTS:
             if a not in wide or b not in wide:
@@ -253,27 +325,47 @@ def effects(final: pd.DataFrame) -> pd.DataFrame:
                 verdict = "hurts"
             else:
                 verdict = "no clear difference"
-            rows.append({"profile": profile, "effect": name, **s, "verdict": verdict})
+            rows.append({**keys, "effect": name, **s, "verdict": verdict})
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, eff: pd.DataFrame, header: Sequence[str]) -> str:
+def _effect_lines(eff: pd.DataFrame, by: Sequence[str]) -> list[str]:
+    lines = [
+        "| " + " | ".join(by) + " | comparison | mean difference | 95% CI | pairs | verdict |",
+        "|" + "---|" * (len(by) + 5),
+    ]
+    for r in eff.to_dict("records"):
+        keys = " | ".join(f"{r[k]:g}" if isinstance(r[k], float) else str(r[k]) for k in by)
+        lines.append(
+            f"| {keys} | {r['effect']} | {r['mean']:+.3f} | "
+            f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] | {r['n']} | {r['verdict']} |"
+        )
+    return lines
+
+
+def markdown(
+    table: pd.DataFrame,
+    eff: pd.DataFrame,
+    eff_rate: pd.DataFrame,
+    header: Sequence[str],
+    labels: pd.DataFrame | None = None,
+) -> str:
     lines = [*header, ""]
     lines += [
         "## Paired effects on the score (per profile, over rates x seeds)",
         "",
         "Difference of the final score, paired on (rate, seed); mean and 95 % bootstrap CI over "
         "the pairs (`benchmark.analysis.stats.summarize`). *helps* / *hurts*: the CI excludes "
-        "0; otherwise *no clear difference*.",
+        "0; otherwise *no clear difference*. Pairs at different rates share a seed's data, so "
+        "they are not independent: read the CI as a guide, not a test.",
         "",
-        "| profile | comparison | mean difference | 95% CI | pairs | verdict |",
-        "|---|---|---|---|---|---|",
+        *_effect_lines(eff, ["profile"]),
+        "",
+        "## Paired effects per profile and rate (over seeds)",
+        "",
+        *_effect_lines(eff_rate, ["profile", "rate"]),
+        *_label_lines(labels if labels is not None else pd.DataFrame()),
     ]
-    for r in eff.itertuples():
-        lines.append(
-            f"| {r.profile} | {r.effect} | {r.mean:+.3f} | [{r.ci_low:+.3f}, {r.ci_high:+.3f}] "
-            f"| {r.n} | {r.verdict} |"
-        )
     metric_cols = [k for k in METRICS if k != "score"]
     lines += [
         "",
@@ -333,7 +425,7 @@ def figure(table: pd.DataFrame, title: str):
         ax.set_ylabel("score (1 - sqrt(2) EPIC)")
         ax.set_ylim(-0.02, 1.02)
     for ax in list(axes.flat)[len(profiles) :]:
-        ax.set_axis_off()
+        ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)))
     fig.suptitle(title)
@@ -357,6 +449,12 @@ def machine_lines(args: argparse.Namespace, wall: float | None, load: tuple) -> 
     ]
 
 
+def _grid_order(final: pd.DataFrame) -> Callable[[pd.Series], pd.Series]:
+    """Sort key: profiles in the grid's order, rates ascending."""
+    order = {p: i for i, p in enumerate(dict.fromkeys(final["profile"]))}
+    return lambda col: col.map(order) if col.name == "profile" else col
+
+
 def report(cells: Sequence[Cell], args: argparse.Namespace, header: Sequence[str]) -> None:
     final = collect(cells)
     doc = Path(args.doc_dir)
@@ -365,7 +463,13 @@ def report(cells: Sequence[Cell], args: argparse.Namespace, header: Sequence[str
         print("no finished runs yet: nothing to report")
         return
     table, eff = cell_table(final), effects(final)
-    (doc / "robustness.md").write_text(markdown(table, eff, header))
+    eff_rate = effects(final, ["profile", "rate"])
+    labels = label_stats(Path(args.out) / "cache" / "oracle")
+    if not labels.empty:  # only the profiles, rates and seeds of this grid
+        keep = labels["profile"].isin(final["profile"]) & labels["rate"].isin(final["rate"])
+        labels = labels[keep & labels["seed"].isin(final["seed"])]
+        labels = labels.sort_values(["rate", "profile"], key=_grid_order(final))
+    (doc / "robustness.md").write_text(markdown(table, eff, eff_rate, header, labels))
     final.to_csv(doc / "robustness_runs.csv", index=False)
     fig = figure(
         table,

@@ -123,7 +123,9 @@ def test_table_effects_and_plot_from_fake_results(tmp_path) -> None:
     assert "scripted teacher" in md and "not a VLM" in md
     # every cell: 2 profiles x 2 rates x 4 variants, three seeds each
     cell_rows = [
-        line for line in md.splitlines() if line.startswith(("| ordinal | 0.", "| vlm-like | 0."))
+        line
+        for line in md.splitlines()
+        if line.startswith(("| ordinal | 0.", "| vlm-like | 0.")) and " ± " in line
     ]
     assert len(cell_rows) == 16 and all(line.endswith("| 100 | 3 |") for line in cell_rows)
     # erl-vlm at rate 0.1 scores 0.69 ± 0.02 over seeds (-0.02, 0, +0.02)
@@ -135,6 +137,10 @@ def test_table_effects_and_plot_from_fake_results(tmp_path) -> None:
     stratified = [line for line in md.splitlines() if "stratified vs uniform" in line]
     assert all(line.endswith("| no clear difference |") for line in stratified)
     assert "| vlm-like | ERL-VLM vs RbRL | +0.300 |" in md
+    # and per rate, over the three seeds
+    assert (
+        "| ordinal | 0.5 | MAE vs CE (stratified) | +0.200 | [+0.200, +0.200] | 3 | helps |" in md
+    )
     runs = (doc / "robustness_runs.csv").read_text().splitlines()
     assert len(runs) == 1 + len(cells) and all(",scripted," in line for line in runs[1:])
 
@@ -153,3 +159,39 @@ def test_a_comparison_that_hurts_is_called_so(tmp_path) -> None:
     eff = rb.effects(final)
     row = eff[eff["effect"] == "MAE vs CE (stratified)"].iloc[0]
     assert row["verdict"] == "hurts" and row["mean"] == pytest.approx(-0.3)
+
+
+def test_label_stats_count_what_the_teacher_answered(tmp_path) -> None:
+    from oracle_cache.cache import CachedOracle
+    from oracle_cache.scripted import ScriptedTeacher
+    from oracle_cache.types import RateQuery
+
+    rng = np.random.default_rng(0)
+    queries = [
+        RateQuery(
+            [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)],
+            "open the drawer",
+            3,
+            {"task": "metaworld/drawer-open", "progress": float(p), "success": False},
+        )
+        for p in rng.uniform(0, 0.99, 400)
+    ]
+    cache = tmp_path / "cache" / "oracle"
+    teachers = {
+        ("symmetric", 0.5): ScriptedTeacher(profile="symmetric", rate=0.5, seed=1),
+        ("ordinal", 0.2): ScriptedTeacher(accuracy=0.8, seed=1),
+        ("skip", 0.5): ScriptedTeacher(profile="skip", rate=0.5, base="oracle", seed=1),
+    }
+    for teacher in teachers.values():
+        CachedOracle(teacher, "record", cache).rate_many(queries)
+    labels = rb.label_stats(cache).set_index(["profile", "rate"])
+    assert set(labels.index) == set(teachers) and (labels["asked"] == 400).all()
+    sd = np.sqrt(0.25 / 400)  # binomial sampling error at 400 ratings
+    assert abs(labels.loc[("symmetric", 0.5), "error_rate"] - 0.5) < 4 * sd
+    assert abs(labels.loc[("ordinal", 0.2), "error_rate"] - 0.2) < 4 * sd
+    assert labels.loc[("ordinal", 0.2), "unanswered"] == 0
+    # skip over the oracle: half unanswered, no answered one wrong
+    assert abs(labels.loc[("skip", 0.5), "unanswered"] - 0.5) < 4 * sd
+    assert labels.loc[("skip", 0.5), "error_rate"] == 0
+    # symmetric's errors from the middle level never jump; from the ends half of them do
+    assert 0.2 < labels.loc[("symmetric", 0.5), "jumps"] < 0.5
