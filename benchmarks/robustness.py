@@ -421,7 +421,11 @@ def figure(table: pd.DataFrame, title: str):
                 label=label,
             )
         ax.set_title(f"{profile} (scripted teacher)")
-        ax.set_xlabel("teacher noise rate" if profile != "skip" else "unanswered share")
+        ax.set_xlabel(
+            "teacher noise rate"
+            if profile != "skip"
+            else "unanswered share (answered: vlm-like, paper rate)"
+        )
         ax.set_ylabel("score (1 - sqrt(2) EPIC)")
         ax.set_ylim(-0.02, 1.02)
     for ax in list(axes.flat)[len(profiles) :]:
