@@ -316,6 +316,20 @@ def build_split(
     return LoggedSplit(**{k: arr[k] for k in _ARRAYS}, privileged={k: arr[k] for k in PRIVILEGED})
 
 
+#: where a MetaWorld observation holds what the camera sees: gripper xyz (0:3) and the task
+#: object's xyz (4:7), the numbers envs/metaworld reports as `info["view"]` (a test pins this)
+METAWORLD_VIEW_COLUMNS = (0, 1, 2, 4, 5, 6)
+
+
+def views(split: LoggedSplit, task: TaskSpec) -> np.ndarray | None:
+    """Each state's view for the teacher's context (RunnerFeedback), from the logged
+    observation (the reached state's, like progress), so the dataset and its digest stay as
+    they were; None for a task whose observation layout is not MetaWorld's."""
+    if not task.name.startswith("metaworld/"):
+        return None
+    return split.obs[:, METAWORLD_VIEW_COLUMNS].astype(np.float64)
+
+
 def check_task(task: TaskSpec) -> None:
     """One clear line for a task the track cannot log data for."""
     if task.action_kind != "continuous" or task.make_expert is None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmark.analysis.stats import progress_levels, reward_alignment
 from benchmark.config import PAPER, Budget, RunConfig
-from benchmark.loops.feedback import RunnerFeedback
+from benchmark.loops.feedback import RunnerFeedback, ViewColumn
 from benchmark.loops.harness import Harness, LoopState, Parts, build_parts, resolved_config
 from benchmark.rl.buffer import ReplayBuffer
 from benchmark.rl.exploration import StateEntropyReward
@@ -166,6 +166,7 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
         task,
         parts.levels,
         schedule.max_queries,
+        views=ViewColumn(buffer.capacity),  # info["view"] per index, for view-placed teachers
     )
     learned = method.env_reward is None
     unsup_end = budget.seed_steps + (budget.unsup_steps if learned and method.query_kind else 0)
@@ -271,6 +272,7 @@ def run(cfg: RunConfig, progress: Any = None, parts: Parts | None = None) -> Pat
         o.rng.bit_generator.state = ckpt["rng"]
         o.feedback.queries_used = ckpt["queries_used"]
         o.entropy.load_state_dict(ckpt["entropy"])
+        o.feedback.views.load_state_dict(ckpt.get("views", {}))  # absent: an older checkpoint
         obs, _ = o.env.reset(seed=_episode_seed(cfg.seed, state.episode))
     train(cfg, h, parts, o, state, obs)
     with h.timed("eval"):
@@ -317,7 +319,7 @@ def train(
             state.ep_len += 1
             frame = env.render_frame(task.reward_frame_size) if method.needs_frames else None
             method.observe(next_obs, frame)
-            buffer.add(
+            index = buffer.add(
                 obs,
                 action,
                 next_obs,
@@ -329,6 +331,7 @@ def train(
                 bool(info["success"]),
                 float(info.get("progress", 0.0)),
             )
+            o.feedback.views.record(index, info)
             if term or trunc:
                 buffer.end_episode()
             state.ep_success = state.ep_success or bool(info["success"])
@@ -374,6 +377,7 @@ def train(
                     rng=o.rng.bit_generator.state,
                     queries_used=o.feedback.queries_used,
                     entropy=o.entropy.state_dict(),
+                    views=o.feedback.views.state_dict(buffer.size),
                 )
                 checkpoint_due = False
 

@@ -56,6 +56,7 @@ from benchmark.loops.logged_episodes import (
     Recipe,
     get_recipe,
     load_or_build,
+    views,
 )
 from benchmark.methods.base import RewardMethod
 
@@ -156,7 +157,13 @@ def run_reward_track(
         data, cached = load_or_build(task, cfg.seed, dataset_root(cfg), run_recipe(budget))
     env = task.make_env(cfg.seed)  # redraws the queried states at the oracle's size; never stepped
     feedback = RunnerFeedback.for_task(
-        data.train, env.render_snapshot, oracle, task, parts.levels, budget.max_queries
+        data.train,
+        env.render_snapshot,
+        oracle,
+        task,
+        parts.levels,
+        budget.max_queries,
+        views=views(data.train, task),  # for teachers that place errors by view
     )
     per_session = max(1, budget.queries_per_session)
     sessions = max(1, math.ceil(budget.max_queries / per_session))
