@@ -26,6 +26,9 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 #: domain tag so an entry digest can never equal a key or a frame digest of the same bytes
 _TAG = b"oracle-cache-entry/1\n"
 PREFERENCE_LABELS = (0, 1, -1)
+#: a rate question the oracle left unanswered (`oracle_cache.teachers.UNANSWERED`: the `skip`
+#: profile, an unparsable reply): a valid stored answer, so such runs replay from their cache
+UNANSWERED_RATING = -1
 _MEMBER = f',"{DIGEST}":"'
 
 
@@ -103,9 +106,10 @@ def _check_answer(key: str, entry: Mapping[str, Any]) -> None:
         raise CorruptEntry(f"entry {key[:16]}… is a {kind!r} answer to another kind of question")
     if kind == "rate":
         levels = entry["document"].get("levels")
-        if type(levels) is not int or not 0 <= answer < levels:
+        if type(levels) is not int or not (0 <= answer < levels or answer == UNANSWERED_RATING):
             raise CorruptEntry(
-                f"entry {key[:16]}… rates {answer}, outside 0..{levels}-1 of its question"
+                f"entry {key[:16]}… rates {answer}, outside 0..{levels}-1 (or -1, unanswered) "
+                "of its question"
             )
     elif kind == "prefer":
         if answer not in PREFERENCE_LABELS:

@@ -146,10 +146,27 @@ def test_out_of_range_answers_are_caught_and_stats_does_not_crash(tmp_path, caps
     bad = dict(map(tuple, json.loads(out)["corrupt"]))
     assert rc == 1 and set(bad) == {want[0].meta["key"], pref.meta["key"]}
     assert (
-        "outside 0..3-1" in bad[want[0].meta["key"]] and "not 0, 1 or -1" in bad[pref.meta["key"]]
+        "outside 0..3-1 (or -1, unanswered)" in bad[want[0].meta["key"]]
+        and "not 0, 1 or -1" in bad[pref.meta["key"]]
     )
     replay = build_oracle("scripted", "replay", tmp_path / "c")
     assert _served(replay, qs) == [None, *want[1:]]
+
+
+def test_unanswered_ratings_are_stored_and_replay_as_unanswered(tmp_path, capsys):
+    """The `skip` teacher's -1 is an answer, not damage: it verifies and replays as recorded."""
+    qs = _queries(40)
+    options = {"profile": "skip", "rate": 0.5}
+    oracle = build_oracle("scripted", "record", tmp_path / "c", options)
+    want = oracle.rate_many(qs)
+    oracle.close()
+    levels = [w.level for w in want]
+    assert -1 in levels and any(level >= 0 for level in levels)
+    rc, out, _ = _cli(capsys, "verify", "--no-quarantine", tmp_path / "c")
+    assert rc == 0 and not json.loads(out)["corrupt"], out
+    replay = build_oracle("scripted", "replay", tmp_path / "c", options)
+    assert [r.level for r in replay.rate_many(qs)] == levels
+    replay.close()
 
 
 def test_unsigned_legacy_entries_replay_are_reported_and_can_be_signed(tmp_path, capsys):
