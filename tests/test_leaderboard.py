@@ -209,7 +209,6 @@ def test_official_protocols_are_well_formed():
     assert boards == {("metaworld", "scripted", "online"), ("metaworld", "vlm", "online")} | {
         ("alfred", "scripted", "online"),
         ("alfred", "vlm", "online"),
-        ("alfred-v2", "scripted", "online"),
     }
     for p in protocols.values():
         p.resolved_budget()  # budget exists and its overrides are valid fields
