@@ -314,6 +314,34 @@ def test_protocol_and_budget_mismatch_are_named(demo):
     assert "sac.hidden_dim is 256 but protocol 'demo' sets 32" in text
 
 
+def test_a_bf16_entry_on_an_fp32_protocol_is_refused(demo):
+    """Protocols record SAC's precision (issue 19): bf16 gives other digits, so an entry that
+    ran bf16 cannot stand on a board whose protocol ran fp32."""
+    path = demo["files"]["mine"]
+    _edit(path, lambda doc: doc["sac"].update(precision="bf16"))
+    text = "\n".join(_problems(path, demo["pfile"]))
+    assert "sac.precision is 'bf16' but protocol 'demo' sets 'fp32'" in text
+
+
+def test_every_sac_protocol_records_its_precision():
+    """A protocol that pins SAC settings names its precision, explicitly or as the fp32 every
+    protocol written before the field existed ran with; ALFRED and reward-model protocols run no
+    SAC and stay empty."""
+    protocols = load_protocols()
+    for proto in protocols.values():
+        if proto.sac:
+            assert proto.sac["precision"] in ("fp32", "bf16"), proto.id
+        else:
+            assert proto.kind == "reward-model" or proto.suite.startswith("alfred"), proto.id
+    assert protocols["metaworld-online-v1"].sac["precision"] == "fp32"
+    bf16 = protocols["smoke"].model_copy().model_dump()
+    bf16["sac"]["precision"] = "bf16"
+    assert type(protocols["smoke"]).model_validate(bf16).sac["precision"] == "bf16"
+    bf16["sac"]["precision"] = "fp16"
+    with pytest.raises(ValueError, match="sac.precision must be one of fp32, bf16"):
+        type(protocols["smoke"]).model_validate(bf16)
+
+
 def test_wrong_oracle_for_the_track_is_rejected(tmp_path):
     pfile = demo_protocols(tmp_path)
     proto = get_protocol("demo", path=pfile)

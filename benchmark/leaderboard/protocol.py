@@ -13,7 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: SACConfig.precision of a protocol that pins SAC settings but names no precision: the value
+#: every such protocol ran with when it was written (fp32 has been the default throughout)
+DEFAULT_SAC_PRECISION = "fp32"
+SAC_PRECISIONS = ("fp32", "bf16")
 
 #: the repository's leaderboards/ directory (the package is installed editable from the repo)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +61,22 @@ class Protocol(BaseModel):
     board: str
     official: bool = True
     notes: str = ""
+
+    @field_validator("sac")
+    @classmethod
+    def _record_precision(cls, sac: dict[str, Any]) -> dict[str, Any]:
+        """A protocol that runs SAC states its matmul precision, so reruns stay exact even if
+        SACConfig's default ever changes (issue 19: bf16 is 1.6-1.8x faster on CPUs with bf16
+        units but does not give the same digits). Protocols written before the field existed
+        ran fp32; their entries validate unchanged because both sides are read through this."""
+        if not sac:
+            return sac
+        precision = sac.get("precision", DEFAULT_SAC_PRECISION)
+        if precision not in SAC_PRECISIONS:
+            raise ValueError(
+                f"sac.precision must be one of {', '.join(SAC_PRECISIONS)}, not {precision!r}"
+            )
+        return {**sac, "precision": precision}
 
     def resolved_budget(self) -> dict[str, Any]:
         """The budget every run must report (notes excluded: they are prose, not settings)."""

@@ -109,7 +109,7 @@ def _fmt(x: float | None) -> str:
 
 
 def protocol_lines(proto: Protocol) -> list[str]:
-    return [
+    lines = [
         f"- Protocol `{proto.id}`: {proto.title}"
         + ("" if proto.official else " — **not an official protocol**"),
         f"- Suite `{proto.suite}`, tasks: {', '.join(f'`{t}`' for t in proto.tasks)}",
@@ -123,7 +123,10 @@ def protocol_lines(proto: Protocol) -> list[str]:
         + f": {proto.budget_text()}",
         f"- Track `{proto.track}`: oracle `{proto.oracle.provider}`"
         + (f" {json.dumps(proto.oracle.options)}" if proto.oracle.options else ""),
-    ] + ([f"- {proto.notes}"] if proto.notes else [])
+    ]
+    if proto.sac:
+        lines.append(f"- SAC settings (the rest are SACConfig's defaults): {json.dumps(proto.sac)}")
+    return lines + ([f"- {proto.notes}"] if proto.notes else [])
 
 
 def render_readme(std: Standings, proto: Protocol) -> str:
