@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmark.inputs import InputError
 from benchmark.leaderboard.protocol import DEFAULT_ROOT, UnknownProtocolError, get_protocol
 
 
@@ -262,5 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except UnknownProtocolError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except InputError as err:  # e.g. a --work-dir holding runs with other settings
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from benchmark.record_hint import record_command
 from benchmark.results import RunPaths, oracle_counters, stack_versions, write_json
 from benchmark.rl.iql import IQLConfig
 from benchmark.rl.sac import SACConfig
+from benchmark.run_identity import RunDirMismatchError, mismatch_message, run_dir_mismatch
 from envs.spec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -168,18 +169,22 @@ class Harness:
 
     @property
     def finished(self) -> bool:
-        """True once done.json exists: a finished run is never rerun. A finished run of another
-        loop in the same directory is an error (its results would be taken for this one's)."""
-        if not self.paths.done.exists():
-            return False
-        if self.paths.config.exists():
+        """True once done.json exists: a finished run is never rerun. A finished or checkpointed
+        run with other settings (another loop, budget, SAC, teacher...) in the same directory is
+        an error: its results would be taken for this one's."""
+        done = self.paths.done.exists()
+        if done and self.paths.config.exists():
             done_loop = json.loads(self.paths.config.read_text())["run"].get("loop", "auto")
             if done_loop != self.cfg.loop:
                 raise RuntimeError(
                     f"{self.paths.root} holds a finished '{done_loop}' run, not a "
                     f"'{self.cfg.loop}' one; give this sweep its own --out directory"
                 )
-        return True
+        if done or self.paths.checkpoint.exists():
+            diffs = run_dir_mismatch(self.paths.config, self.cfg)
+            if diffs:
+                raise RunDirMismatchError(mismatch_message(self.paths.root, diffs))
+        return done
 
     def open(self) -> None:
         """Create the run directory and pin torch's thread count (results can depend on it)."""

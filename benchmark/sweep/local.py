@@ -26,6 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.config import RunConfig, get_budget
 from benchmark.results import RunPaths, write_json
+from benchmark.run_identity import check_run_dirs
 
 console = Console(stderr=True)
 
@@ -117,6 +118,7 @@ def run_local(
     Each run gets `threads` torch threads (default: its share of the cores). Float results can
     depend on the thread count, so protocols that must reproduce exactly fix it.
     """
+    check_run_dirs(configs)
     todo, outcomes = [], []
     for cfg in configs:
         if RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed).done.exists():

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmark.config import RunConfig
 from benchmark.results import RunPaths
+from benchmark.run_identity import check_run_dirs
 from benchmark.sweep.local import RunOutcome, _run_one
 
 console = Console(stderr=True)
@@ -42,6 +43,7 @@ def run_ray(
             runtime_env={"env_vars": {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}},
         )
 
+    check_run_dirs(configs)
     outcomes: list[RunOutcome] = []
     todo = []
     for cfg in configs:
