@@ -115,6 +115,27 @@ def cell_dir(out: Path, variant: str, profile: str, rate: float) -> Path:
     return out / "runs" / profile / f"rate{rate:g}" / variant
 
 
+def _cells(
+    variants: Sequence[str],
+    profiles: Sequence[str],
+    rates: Sequence[float],
+    seeds: Sequence[int],
+    out: Path,
+    make: Callable[..., RunConfig],
+) -> list[Cell]:
+    """Every (variant, profile, rate, seed), seed-major: a sweep stopped part-way holds whole
+    seeds. `make(variant, oracle_options, seed, out_dir)` builds one cell's RunConfig."""
+    cells = []
+    for seed in seeds:
+        for rate in rates:
+            for profile in profiles:
+                for key in variants:
+                    oracle = {"profile": profile, "rate": rate, "seed": seed, **PROFILES[profile]}
+                    cfg = make(VARIANTS[key], oracle, seed, cell_dir(out, key, profile, rate))
+                    cells.append(Cell(key, profile, rate, seed, cfg))
+    return cells
+
+
 def grid(
     variants: Sequence[str],
     profiles: Sequence[str],
@@ -124,30 +145,25 @@ def grid(
     task: str = TASK,
     budget: str = "smoke",
 ) -> list[Cell]:
-    """Every (variant, profile, rate, seed), seed-major: a sweep stopped part-way holds whole
-    seeds. One oracle cache and one logged dataset per seed are shared by all cells."""
-    cells = []
-    for seed in seeds:
-        for rate in rates:
-            for profile in profiles:
-                for key in variants:
-                    v = VARIANTS[key]
-                    oracle = {"profile": profile, "rate": rate, "seed": seed, **PROFILES[profile]}
-                    cfg = RunConfig(
-                        task=task,
-                        method=v.method,
-                        seed=seed,
-                        budget=budget,
-                        oracle="scripted",
-                        cache_dir=str(out / "cache" / "oracle"),
-                        out_dir=str(cell_dir(out, key, profile, rate)),
-                        method_options=dict(v.options),
-                        oracle_options=oracle,
-                        log_sinks=[],
-                        loop="reward-model",
-                    )
-                    cells.append(Cell(key, profile, rate, seed, cfg))
-    return cells
+    """The reward-model track's cells, seed-major. One oracle cache and one logged dataset per
+    seed are shared by all cells."""
+
+    def make(v: Variant, oracle: dict, seed: int, out_dir: Path) -> RunConfig:
+        return RunConfig(
+            task=task,
+            method=v.method,
+            seed=seed,
+            budget=budget,
+            oracle="scripted",
+            cache_dir=str(out / "cache" / "oracle"),
+            out_dir=str(out_dir),
+            method_options=dict(v.options),
+            oracle_options=oracle,
+            log_sinks=[],
+            loop="reward-model",
+        )
+
+    return _cells(variants, profiles, rates, seeds, out, make)
 
 
 def run_grid(
@@ -188,14 +204,22 @@ def run_grid(
     return counts
 
 
-def collect(cells: Sequence[Cell]) -> pd.DataFrame:
-    """One row per finished cell: its keys, the oracle it names and its final metrics."""
+def reward_scores(metrics: pd.DataFrame) -> dict[str, object]:
+    """A reward-track run's scores: its final row (held-out split)."""
+    last = metrics.iloc[-1]
+    return {"queries": int(last["queries"]), **{k: float(last[k]) for k in METRICS}}
+
+
+def collect(
+    cells: Sequence[Cell], scores: Callable[[pd.DataFrame], dict] = reward_scores
+) -> pd.DataFrame:
+    """One row per finished cell: its keys, the oracle it names and its scores (`scores` of
+    its metrics.csv: the reward track's final row by default)."""
     rows = []
     for c in cells:
         p = c.paths
         if not (p.done.exists() and p.metrics.exists()):
             continue
-        last = pd.read_csv(p.metrics).iloc[-1]
         cfg = json.loads(p.config.read_text())
         rows.append(
             {
@@ -206,8 +230,7 @@ def collect(cells: Sequence[Cell]) -> pd.DataFrame:
                 "oracle": cfg["oracle"]["provider"]
                 if isinstance(cfg.get("oracle"), dict) and "provider" in cfg["oracle"]
                 else c.cfg.oracle,
-                "queries": int(last["queries"]),
-                **{k: float(last[k]) for k in METRICS},
+                **scores(pd.read_csv(p.metrics)),
             }
         )
     return pd.DataFrame(rows)
@@ -283,33 +306,37 @@ def _label_lines(labels: pd.DataFrame) -> list[str]:
     return lines
 
 
-def cell_table(final: pd.DataFrame) -> pd.DataFrame:
-    """Per (profile, rate, variant): the score's mean and 95 % bootstrap CI over seeds
+def cell_table(
+    final: pd.DataFrame, score: str = "score", metrics: dict[str, str] = METRICS
+) -> pd.DataFrame:
+    """Per (profile, rate, variant): the `score` column's mean and 95 % bootstrap CI over seeds
     (stats.summarize) and the other metrics' means."""
     rows = []
     for (profile, rate, variant), g in final.groupby(["profile", "rate", "variant"], sort=False):
-        s = summarize(g["score"].to_numpy())
+        s = summarize(g[score].to_numpy())
         rows.append(
             {
                 "profile": profile,
                 "rate": rate,
                 "variant": variant,
                 **s,
-                **{k: g[k].mean() for k in METRICS if k != "score"},
+                **{k: g[k].mean() for k in metrics if k != score},
                 "queries": g["queries"].mean(),
             }
         )
     return pd.DataFrame(rows)
 
 
-def effects(final: pd.DataFrame, by: Sequence[str] = ("profile",)) -> pd.DataFrame:
-    """Per group (`by`: profile, or profile and rate) and comparison: the score difference,
+def effects(
+    final: pd.DataFrame, by: Sequence[str] = ("profile",), score: str = "score"
+) -> pd.DataFrame:
+    """Per group (`by`: profile, or profile and rate) and comparison: the `score` difference,
     paired on (rate, seed) (the same data, teacher and initialisation seed), with its mean and
     95 % bootstrap CI over the pairs."""
     rows = []
     for group, g in final.groupby(list(by), sort=False):
         keys = dict(zip(by, group if isinstance(group, tuple) else (group,), strict=True))
-        wide = g.pivot_table(index=["rate", "seed"], columns="variant", values="score")
+        wide = g.pivot_table(index=["rate", "seed"], columns="variant", values=score)
         for name, a, b in EFFECTS:
             if a not in wide or b not in wide:
                 continue
@@ -390,7 +417,7 @@ def markdown(
 
 
 @styled
-def figure(table: pd.DataFrame, title: str):
+def figure(table: pd.DataFrame, title: str, ylabel: str = "score (1 - sqrt(2) EPIC)"):
     """Score against noise rate: one panel per profile, one line per variant, CI as bars."""
     if table.empty:
         return None
@@ -426,7 +453,7 @@ def figure(table: pd.DataFrame, title: str):
             if profile != "skip"
             else "unanswered share (answered: vlm-like, paper rate)"
         )
-        ax.set_ylabel("score (1 - sqrt(2) EPIC)")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(-0.02, 1.02)
     for ax in list(axes.flat)[len(profiles) :]:
         ax.set_visible(False)
