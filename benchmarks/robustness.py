@@ -34,6 +34,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -671,6 +672,12 @@ def _online_cell_lines(final: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _online_effect_lines(eff: pd.DataFrame, by: Sequence[str]) -> list[str]:
+    if eff.empty:
+        return ["No pairs yet: a comparison needs both its variants finished at one (rate, seed)."]
+    return _effect_lines(eff, by)
+
+
 def online_markdown(
     final: pd.DataFrame, header: Sequence[str], labels: pd.DataFrame | None = None
 ) -> str:
@@ -684,11 +691,13 @@ def online_markdown(
             "evaluation is 0 or 1 (its 5 episodes are alike on the fixed layout), so with 3 "
             "seeds the CIs are coarse: read them as a guide, not a test.",
             "",
-            *_effect_lines(effects(final, score=score), ["profile"]),
+            *_online_effect_lines(effects(final, score=score), ["profile"]),
             "",
             f"## Paired effects on the {name} per profile and rate (over seeds)",
             "",
-            *_effect_lines(effects(final, ["profile", "rate"], score=score), ["profile", "rate"]),
+            *_online_effect_lines(
+                effects(final, ["profile", "rate"], score=score), ["profile", "rate"]
+            ),
             "",
         ]
     lines += [
@@ -724,7 +733,10 @@ def online_report(
     for score, stem in (("final_success", "robustness"), ("success_last3", "robustness_last3")):
         fig = figure(
             cell_table(final, score, ONLINE_METRICS),
-            f"{title}, {final['seed'].nunique()} seeds: mean, 95 % bootstrap CI",
+            textwrap.fill(
+                f"{title}, {final['seed'].nunique()} seeds: mean, 95 % bootstrap CI",
+                40 * min(3, final["profile"].nunique()),
+            ),
             ylabel=ONLINE_METRICS[score],
         )
         if fig is not None and (problems := save(fig, doc / stem)):
@@ -866,8 +878,9 @@ def online_main(args: argparse.Namespace, variants, profiles, rates, seeds) -> i
     p, cfg = get_protocol(args.protocol), cells[0].cfg
     b = get_budget(cfg.budget).with_overrides(**cfg.budget_overrides)
     settings = (
-        f"Protocol {p.id}: task {cfg.task}, budget '{cfg.budget}' with the protocol's overrides "
-        f"({b.total_steps} environment steps, an evaluation of {b.eval_episodes} episodes every "
+        f"Protocol {p.id}: task {cfg.task}, budget '{cfg.budget}' with the protocol's overrides"
+        + (" and --steps's" if smoke else "")
+        + f" ({b.total_steps} environment steps, an evaluation of {b.eval_episodes} episodes every "
         f"{b.eval_every}, at most {b.max_queries} queries), SAC {json.dumps(cfg.sac)}, "
         f"{cfg.threads} thread(s) a run, online loop."
     )
