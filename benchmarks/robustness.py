@@ -24,6 +24,16 @@ one panel per profile, one line per variant) into `--doc-dir`.
     PYTHONPATH=$PWD MUJOCO_GL=egl nice -n 10 .venv/bin/python benchmarks/robustness.py \\
         --out /work/runs/teachers2/robustness --doc-dir docs/robustness
     ... --report-only          # the table and plot from the runs finished so far
+    ... --estimate             # cells left and hours at the logged (else 20) minutes a run
+
+`--track online` (issue 22's "one online task that brackets"; docs/robustness/online/README.md):
+the same grid, each cell one online SAC run with `metaworld-online-v1`'s task, budget and
+overrides, SAC settings and thread count, read from leaderboards/protocols.json; each run in
+a process of its own (`python -m benchmark run`, OMP/MKL threads = the protocol's). Scores per
+cell: final success (the last evaluation's success_rate, the board's score) and the mean over
+the last three evaluations. Out dir /work/runs/robustness-online, doc dir
+docs/robustness/online. `--steps N [--eval-every M]` cuts each run to N steps, for smoke checks
+only; results are not comparable to the board (they go to OUT/smoke-stepsN...).
 """
 
 from __future__ import annotations
