@@ -697,8 +697,8 @@ def online_markdown(
             f"## Paired effects on the {name} (per profile, over rates x seeds)",
             "",
             f"Difference of each run's {name}, paired on (rate, seed); mean and 95 % bootstrap "
-            "CI over the pairs. *helps* / *hurts*: the CI excludes 0. A run's success at one "
-            "evaluation is 0 or 1 (its 5 episodes are alike on the fixed layout), so with 3 "
+            "CI over the pairs. *helps* / *hurts*: the CI excludes 0. On a fixed layout a "
+            "run's success at one evaluation is 0 or 1 (its episodes are alike), so with few "
             "seeds the CIs are coarse: read them as a guide, not a test.",
             "",
             *_online_effect_lines(effects(final, score=score), ["profile"]),
