@@ -195,3 +195,236 @@ def test_label_stats_count_what_the_teacher_answered(tmp_path) -> None:
     assert labels.loc[("skip", 0.5), "error_rate"] == 0
     # symmetric's errors from the middle level never jump; from the ends half of them do
     assert 0.2 < labels.loc[("symmetric", 0.5), "jumps"] < 0.5
+
+
+# --- the online slice (--track online): no real online run, a fake writes what one leaves ----
+
+
+def _protocol():
+    from benchmark.leaderboard.protocol import get_protocol
+
+    return get_protocol(rb.ONLINE_PROTOCOL)
+
+
+def test_online_cells_carry_the_protocols_settings_and_the_profiles_options(tmp_path) -> None:
+    from benchmark.config import get_budget
+
+    p = _protocol()
+    variants, profiles, rates, seeds = (
+        ["erl-vlm", "ce", "rbrl"],
+        ["vlm-like", "skip"],
+        [0.35, 0.5],
+        [0, 1],
+    )
+    cells = rb.online_grid(variants, profiles, rates, seeds, tmp_path)
+    assert len(cells) == 3 * 2 * 2 * 2
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)  # seed-major
+    for c in cells:
+        cfg = c.cfg
+        # the protocol's own settings, exactly, and the online loop
+        assert cfg.task == p.tasks[0] and cfg.budget == p.budget
+        assert cfg.budget_overrides == p.budget_overrides and cfg.sac == p.sac
+        assert cfg.threads == p.threads and cfg.oracle == p.oracle.provider
+        assert cfg.loop == p.loop != "reward-model"
+        resolved = get_budget(cfg.budget).with_overrides(**cfg.budget_overrides).to_dict()
+        resolved.pop("notes")
+        assert resolved == p.resolved_budget()
+        # the teacher: the profile's options, its rate, teacher seed = run seed
+        assert cfg.oracle_options == {
+            **p.oracle.options,
+            "profile": c.profile,
+            "rate": c.rate,
+            "seed": c.seed,
+            **rb.PROFILES[c.profile],
+        }
+        assert (cfg.oracle_options.get("base") == "vlm-like") == (c.profile == "skip")
+        assert cfg.method == rb.VARIANTS[c.variant].method
+        assert cfg.method_options == rb.VARIANTS[c.variant].options
+        assert cfg.cache_dir == str(tmp_path / "cache" / "oracle")
+    # one run directory per cell
+    assert len({c.paths.root for c in cells}) == len(cells)
+    # a cell's settings are its own: changing one leaves the others and the protocol alone
+    cells[0].cfg.budget_overrides["total_steps"] = 1
+    cells[0].cfg.sac["actor_lr"] = 1.0
+    assert cells[1].cfg.budget_overrides == p.budget_overrides == _protocol().budget_overrides
+    assert cells[1].cfg.sac == p.sac
+
+
+def test_online_cells_take_whatever_the_protocol_says(tmp_path, monkeypatch) -> None:
+    """Nothing is copied: a protocol with other settings gives cells with those settings."""
+    import benchmark.leaderboard.protocol as protocol
+
+    other = _protocol().model_copy(
+        update={
+            "tasks": ["metaworld/sweep-into"],
+            "budget": "smoke",
+            "budget_overrides": {"total_steps": 1234, "query_pool": 7},
+            "sac": {"actor_lr": 0.001, "init": "uniform"},
+            "threads": 3,
+            "oracle": protocol.OracleSpec(provider="scripted", options={"levels": 2}),
+        }
+    )
+    monkeypatch.setattr(protocol, "get_protocol", lambda pid, **kw: other)
+    cfg = rb.online_grid(["rbrl"], ["symmetric"], [0.1], [4], tmp_path)[0].cfg
+    assert (cfg.task, cfg.budget, cfg.threads) == ("metaworld/sweep-into", "smoke", 3)
+    assert cfg.budget_overrides == {"total_steps": 1234, "query_pool": 7}
+    assert cfg.sac == {"actor_lr": 0.001, "init": "uniform"}
+    assert cfg.oracle_options == {"levels": 2, "profile": "symmetric", "rate": 0.1, "seed": 4}
+    two = other.model_copy(update={"tasks": ["metaworld/drawer-open", "metaworld/soccer"]})
+    monkeypatch.setattr(protocol, "get_protocol", lambda pid, **kw: two)
+    with pytest.raises(SystemExit, match="one-task online"):
+        rb.online_grid(["rbrl"], ["symmetric"], [0.1], [4], tmp_path)
+
+
+def test_steps_is_a_smoke_override_that_never_shares_the_real_sweeps_runs(tmp_path) -> None:
+    from benchmark.config import get_budget
+
+    p = _protocol()
+    full = get_budget(p.budget).with_overrides(**p.budget_overrides)
+    out = rb.smoke_out(tmp_path, 600, 300)
+    assert out != tmp_path and out.parent == tmp_path
+    cells = rb.online_grid(["erl-vlm"], ["vlm-like"], [0.35], [0], out, steps=600, eval_every=300)
+    b = get_budget(cells[0].cfg.budget).with_overrides(**cells[0].cfg.budget_overrides)
+    assert b.total_steps == 600 and b.eval_every == 300
+    ratio = 600 / full.total_steps
+    for k in rb.SMOKE_SCALED:  # the schedule shrinks alike, so the run still asks the teacher
+        assert getattr(b, k) == max(1, round(getattr(full, k) * ratio)) < getattr(full, k)
+    assert b.seed_steps + b.unsup_steps < b.total_steps
+    # everything else is the protocol's
+    for k, v in p.budget_overrides.items():
+        if k not in ("total_steps", "eval_every"):
+            assert getattr(b, k) == v
+    assert cells[0].cfg.sac == p.sac and cells[0].cfg.threads == p.threads
+    # a finished smoke cell is not a finished real cell
+    real = rb.online_grid(["erl-vlm"], ["vlm-like"], [0.35], [0], tmp_path)
+    assert not {c.paths.root for c in cells} & {c.paths.root for c in real}
+    # and the flags are refused where they mean nothing
+    with pytest.raises(SystemExit, match="--track online"):
+        rb.main(["--steps", "600", "--estimate"])
+    with pytest.raises(SystemExit, match="with --steps"):
+        rb.main(["--track", "online", "--eval-every", "300", "--estimate"])
+    with pytest.raises(SystemExit, match="from the protocol"):
+        rb.main(["--track", "online", "--budget", "smoke", "--estimate"])
+
+
+def _fake_online(calls: list, success: dict | None = None, fail: set | None = None):
+    """A fake online run: the files a finished one leaves, with success rates per evaluation
+    from `success[(variant, seed)]` (default: 0 0 1 1 for every run)."""
+
+    def run(cfg: RunConfig) -> None:
+        calls.append(cfg)
+        paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        key = (Path(cfg.out_dir).name, cfg.seed)
+        srs = (success or {}).get(key, [0.0, 0.0, 1.0, 1.0])
+        rows = ["step,episodes,success_rate,eval_return,queries"]
+        rows += [f"{i * 2500},{i * 5},{sr},1.0,{i * 50}" for i, sr in enumerate(srs)]
+        paths.metrics.write_text("\n".join(rows) + "\n")
+        paths.config.write_text(json.dumps({"oracle": {"provider": "scripted"}}))
+        if fail and key in fail:
+            raise RuntimeError("killed before done.json")
+        paths.done.write_text("{}")
+
+    return run
+
+
+def test_online_scores_are_the_last_evaluation_and_the_mean_of_the_last_three() -> None:
+    import pandas as pd
+
+    m = pd.DataFrame(
+        {"step": [0, 2500, 5000, 7500, 10000], "success_rate": [1.0, 1.0, 0.0, 1.0, 0.0],
+         "queries": [0, 50, 100, 150, 200]}
+    )  # fmt: skip
+    s = rb.online_scores(m)
+    assert s["final_success"] == 0.0
+    assert s["success_last3"] == pytest.approx(1 / 3)
+    assert s["queries"] == 200 and s["last_step"] == 10000 and s["evaluations"] == 5
+
+
+def test_online_grid_resumes_and_reports_its_scores(tmp_path) -> None:
+    out = tmp_path / "online"
+    variants = ["erl-vlm", "ce", "uniform", "rbrl"]
+    cells = rb.online_grid(variants, ["vlm-like"], [0.35], [0, 1, 2], out)
+    # ERL-VLM ends at 1 on every seed, CE at 0; uniform as ERL-VLM but its last three differ
+    success = {}
+    for seed in (0, 1, 2):
+        success[("erl-vlm", seed)] = [0, 1, 1, 1]
+        success[("ce", seed)] = [0, 1, 1, 0]
+        success[("uniform", seed)] = [0, 0, 0, 1]
+        success[("rbrl", seed)] = [0, 0, 1, 0] if seed else [0, 0, 0, 1]
+    calls: list = []
+    counts = rb.run_grid(cells, _fake_online(calls, success, fail={("rbrl", 2)}), out / "t.csv")
+    assert counts == {"skipped": 0, "ran": 11, "failed": 1}
+    again: list = []
+    assert rb.run_grid(cells, _fake_online(again, success), out / "t.csv")["skipped"] == 11
+    assert [(Path(c.out_dir).name, c.seed) for c in again] == [("rbrl", 2)]
+    doc = tmp_path / "doc"
+    rb.main(["--track", "online", "--out", str(out), "--doc-dir", str(doc), "--report-only",
+             "--variants", ",".join(variants), "--profiles", "vlm-like", "--rates", "0.35",
+             "--seeds", "0,1,2"])  # fmt: skip
+    md = (doc / "robustness.md").read_text()
+    assert (doc / "robustness.png").stat().st_size > 10_000
+    assert (doc / "robustness_last3.png").stat().st_size > 10_000
+    assert "not a VLM" in md and "metaworld-online-v1" in md and "SMOKE" not in md
+    # final success 1 vs 0 on every seed: MAE helps by 1; last-3 mean 1 vs 2/3
+    assert "| vlm-like | MAE vs CE (stratified) | +1.000 | [+1.000, +1.000] | 3 | helps |" in md
+    assert "| vlm-like | MAE vs CE (stratified) | +0.333 | [+0.333, +0.333] | 3 | helps |" in md
+    # stratified vs uniform: equal final success, last-3 mean 1 vs 1/3
+    assert "| vlm-like | stratified vs uniform (MAE) | +0.000 |" in md
+    assert "| vlm-like | stratified vs uniform (MAE) | +0.667 |" in md
+    # rbrl: final 1, 0, 0 (seed 2 from its rerun); last-3 means 1/3, 1/3, 1/3
+    assert "| vlm-like | 0.35 | RbRL (CE, uniform) | 0.33 ± 0.58 |" in md
+    assert (
+        "| vlm-like | 0.35 | RbRL (CE, uniform) | 0.33 ± 0.58 | [0.00, 1.00] | 0.33 ± 0.00 |" in md
+    )
+    assert "| vlm-like | 0.35 | ERL-VLM (MAE, stratified) | 1.00 ± 0.00 | [1.00, 1.00] | " \
+        "1.00 ± 0.00 | [1.00, 1.00] | 150 | 3 |" in md  # fmt: skip
+    runs = (doc / "robustness_runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 12 and runs[0].startswith("variant,profile,rate,seed,oracle,queries")
+    assert "final_success,success_last3" in runs[0]
+
+
+def test_estimate_counts_the_cells_left_and_times_them_from_the_log(tmp_path) -> None:
+    cells = rb.online_grid(["erl-vlm", "rbrl"], ["vlm-like"], [0.35], [0, 1, 2], tmp_path)
+    log = tmp_path / "timings.csv"
+    e = rb.estimate(cells, log)
+    assert (e["cells"], e["todo"], e["minutes"]) == (6, 6, rb.DEFAULT_MINUTES)
+    assert e["hours"] == pytest.approx(6 * rb.DEFAULT_MINUTES / 60)
+    rb.run_grid(cells[:2], _fake_online([]))  # two finished cells
+    log.write_text(
+        "variant,profile,rate,seed,wall_s,load1,status\n"
+        'erl-vlm,vlm-like,0.35,0,600.0,2.0,"ok"\n'
+        'rbrl,vlm-like,0.35,0,1200.0,2.0,"ok"\n'
+        'erl-vlm,vlm-like,0.35,1,5.0,2.0,"failed: RuntimeError: boom"\n'
+    )
+    e = rb.estimate(cells, log)  # the failed run's 5 s does not count
+    assert (e["finished"], e["todo"], e["minutes"]) == (2, 4, 15.0) and e["hours"] == 1.0
+    assert rb.estimate(cells, log, minutes=30)["hours"] == 2.0
+
+
+def test_an_online_cell_runs_in_its_own_process_with_the_protocols_threads(tmp_path) -> None:
+    from dataclasses import replace
+
+    from benchmark.cli_checks import load_run_config
+
+    cfg = rb.online_grid(["ce"], ["skip"], [0.5], [1], tmp_path)[0].cfg
+    cfg = replace(cfg, threads=3)  # not the default 1, so a hard-coded 1 would show
+    seen = {}
+
+    class Done:
+        returncode = 0
+
+    def spawn(cmd, **kw):
+        seen.update(cmd=cmd, **kw)
+        kw["stdout"].write("a log line\n")
+        return Done()
+
+    rb.run_in_subprocess(cfg, spawn)
+    assert seen["cmd"][1:5] == ["-m", "benchmark", "run", "--config"]
+    assert load_run_config(seen["cmd"][5], RunConfig) == cfg  # the cell's config, whole
+    assert seen["env"]["OMP_NUM_THREADS"] == seen["env"]["MKL_NUM_THREADS"] == "3"
+    log = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed).log
+    assert log.read_text() == "a log line\n"
+    Done.returncode = 3
+    with pytest.raises(RuntimeError, match="exit 3.*a log line"):
+        rb.run_in_subprocess(cfg, spawn)
