@@ -22,20 +22,11 @@ from benchmark.run_identity import (
     requested_settings,
 )
 from tests.test_record_replay import TINY_SAC
-from tests.test_sweep import SWEEP_BUDGET
+from tests.test_sweep import SWEEP_BUDGET, _base
 
 
 def _cfg(tmp_path, **changes) -> RunConfig:
-    base = RunConfig(
-        task="metaworld/drawer-open",
-        method="gt-reward",
-        seed=0,
-        budget="smoke",
-        cache_dir=str(tmp_path / "cache"),
-        out_dir=str(tmp_path / "out"),
-        budget_overrides=dict(SWEEP_BUDGET),
-        sac=dict(TINY_SAC),
-    )
+    base = replace(_base(tmp_path), task="metaworld/drawer-open", method="gt-reward", seed=0)
     return replace(base, **changes)
 
 
