@@ -24,7 +24,7 @@ from benchmark.analysis.stats import progress_levels, reward_alignment
 from benchmark.config import PAPER, Budget, RunConfig
 from benchmark.loops.feedback import RunnerFeedback, ViewColumn
 from benchmark.loops.harness import Harness, LoopState, Parts, build_parts, resolved_config
-from benchmark.rl.buffer import ReplayBuffer
+from benchmark.rl.buffer import ReplayBuffer, check_frame_memory
 from benchmark.rl.exploration import StateEntropyReward
 from benchmark.rl.sac import SAC, SACConfig
 
@@ -139,6 +139,9 @@ def evaluate(agent: SAC, env, seed: int, episodes: int) -> tuple[float, float]:
 def build_online(cfg: RunConfig, parts: Parts) -> Online:
     """Envs, buffer, SAC and the feedback gate; a scripted teacher needs privileged state."""
     task, budget, method = parts.task, parts.budget, parts.method
+    frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
+    # before any env exists: a buffer that cannot fit is refused now, not hours into the run
+    check_frame_memory(replay_capacity(budget), frame_shape if method.needs_frames else None)
     env = task.make(cfg.seed, budget.max_episode_steps)
     if cfg.oracle == "scripted" and not env.unwrapped.has_privileged_state:
         env.close()
@@ -151,7 +154,6 @@ def build_online(cfg: RunConfig, parts: Parts) -> Online:
     act_dim = int(np.prod(env.action_space.shape))
     first_obs, _ = env.reset(seed=_episode_seed(cfg.seed, 0))
     snap_dim = len(env.unwrapped.snapshot())
-    frame_shape = (task.reward_frame_size, task.reward_frame_size, 3)
     frames = frame_shape if method.needs_frames else None
     buffer = ReplayBuffer(
         replay_capacity(budget), obs_dim, act_dim, frames, snap_dim, query_pool=budget.query_pool

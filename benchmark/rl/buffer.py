@@ -13,12 +13,63 @@ episode, never an episode's last step. The loop says when an episode is over (`e
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import numpy as np
 import torch
 
+from benchmark.inputs import InputError
 from benchmark.rl.query_pool import pool_states
+
+log = logging.getLogger(__name__)
+
+#: a frame buffer above this share of the machine's memory is refused before the run starts
+MAX_FRAME_SHARE = 0.8
+#: and one above this many bytes gets a warning (it is also in every checkpoint)
+WARN_FRAME_BYTES = 2**30
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_frame_memory(
+    capacity: int, frame_shape: tuple[int, int, int] | None, total: int | None = None
+) -> int:
+    """Bytes the frame column will fill once the buffer is full; refuses a run whose frames
+    cannot fit in memory, and warns when they are large.
+
+    numpy's zeros are only committed as they are written, so a too-large buffer used to start
+    fine and fail (or swap) hours later, and its checkpoints grew as large. A 224-px frame is
+    150 KB: 50k of them (`short` with `@reward_frame_size=224`) are 7.5 GB."""
+    if not frame_shape:
+        return 0
+    need = capacity * int(np.prod(frame_shape))
+    total = physical_memory() if total is None else total
+    gib = need / 2**30
+    side = frame_shape[0]
+    if total and need > MAX_FRAME_SHARE * total:
+        raise InputError(
+            f"the replay buffer's {side}-px frames need {gib:.1f} GiB at capacity {capacity}, "
+            f"more than {MAX_FRAME_SHARE:.0%} of this machine's {total / 2**30:.1f} GiB: lower "
+            "--budget-opt replay_capacity or total_steps, or use smaller reward frames "
+            "(task suffix @reward_frame_size=64)"
+        )
+    if need > WARN_FRAME_BYTES:
+        log.warning(
+            "the replay buffer's %d-px frames will fill %.1f GiB (capacity %d); every "
+            "checkpoint holds them too",
+            side,
+            gib,
+            capacity,
+        )
+    return need
 
 
 class ReplayBuffer:
