@@ -2,33 +2,31 @@
 docs/online-board/README.md (run from the repository root):
 
     python docs/online-board/table.py /work/runs/online-board/results [more result dirs ...]
+
+Reads the run directories with docs/reference-layout/table.py's `run_rows`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
+import importlib.util
 import sys
 from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "reference_layout_table", Path(__file__).resolve().parents[1] / "reference-layout" / "table.py"
+)
+_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_table)
 
 
 def rows(results: Path) -> list[str]:
     out = []
-    for run in sorted(results.glob("*/*/seed*")):
-        metrics = run / "metrics.csv"
-        if not metrics.exists():
-            continue
-        with metrics.open(newline="") as f:
-            evals = list(csv.DictReader(f))
-        done = (run / "done.json").exists()
-        wall = json.loads((run / "phases.json").read_text())["total_s"] if done else None
-        successes = " ".join(f"{float(r['success_rate']):.0f}" for r in evals)
-        final = f"{float(evals[-1]['success_rate']):.2f}" if done else "(running)"
-        first = next((r["step"] for r in evals if float(r["success_rate"]) > 0), "never")
-        minutes = f"{wall / 60:.1f}" if wall else "–"
-        out.append(
-            f"| {run.parent.name} | {run.name[4:]} | {successes} | {first} | {final} | {minutes} |"
-        )
+    for r in _table.run_rows(results):
+        successes = " ".join(f"{x:.0f}" for x in r["evals"])
+        final = "(running)" if r["final"] is None else f"{r['final']:.2f}"
+        first = "never" if r["first"] is None else r["first"]
+        minutes = "–" if r["wall_min"] is None else f"{r['wall_min']:.1f}"
+        out.append(f"| {r['method']} | {r['seed']} | {successes} | {first} | {final} | {minutes} |")
     return out
 
 
