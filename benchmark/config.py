@@ -67,6 +67,9 @@ class Budget:
     offline_updates: int = 20000
     #: logged-data mix (source -> share, benchmark/loops/offline_data.py); None = the task's default
     offline_mix: dict[str, float] | None = None
+    #: the `forks` source's chance of a wrong turn at each fork of the plan (envs/alfred/flaws.py);
+    #: None = the twin's default (flaws.DEFAULT_FORK_ERROR), so runs from before the source resolve unchanged
+    offline_fork_error: float | None = None
     #: the reward-model track's logged-data recipe (benchmark/loops/logged_episodes.RECIPES);
     #: None = v1, so protocols and runs from before recipes had names resolve unchanged
     logged_recipe: str | None = None

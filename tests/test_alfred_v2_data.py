@@ -76,7 +76,7 @@ def test_default_v2_mix_makes_successes_rare_and_failures_varied() -> None:
     share = float(np.mean([data.privileged["success"][e].any() for e in data.episodes()]))
     assert 0.01 <= share <= 0.12, share
     final = data.privileged["progress"][ends]
-    assert {SOURCES[int(k)] for k in data.sources} == set(SOURCES)
+    assert {SOURCES[int(k)] for k in data.sources} == set(V2.offline_mix)
     # failures end at every stage: nothing done, part done, one step short
     assert (final == 0).any() and ((final > 0) & (final < 0.5)).any()
     assert np.isclose(final, 5 / 6).sum() >= 10

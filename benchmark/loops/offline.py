@@ -175,6 +175,7 @@ def run_offline(
             budget.offline_episodes,
             seed=cfg.seed,
             mix=budget.offline_mix,
+            fork_error=budget.offline_fork_error,
             max_episode_steps=max_len,
         )
     env = task.make_env(cfg.seed)  # renders the oracle's frames; never stepped

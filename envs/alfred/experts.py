@@ -13,20 +13,25 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.alfred.flaws import make_flawed_expert
+from envs.alfred.flaws import DEFAULT_FORK_ERROR, make_flawed_expert
 from envs.alfred.planner import expert_action
 
 
 def make_expert(
-    env: gym.Env, flaw: str | None = None, rng: np.random.Generator | None = None
+    env: gym.Env,
+    flaw: str | None = None,
+    rng: np.random.Generator | None = None,
+    fork_error: float = DEFAULT_FORK_ERROR,
 ) -> Callable[..., Any]:
     """TaskSpec.make_expert: a callable (obs, info) -> action reading `env`'s live state.
 
     `flaw` asks for the expert with one deliberate mistake instead (envs/alfred/flaws.py:
-    wrong_object, wrong_appliance, one_short), made for the episode just reset; it returns None
-    when it stops. `rng` draws its wrong choice."""
+    wrong_object, wrong_appliance, one_short, forks), made for the episode just reset; it
+    returns None when it stops. `rng` draws its wrong choice; `fork_error` is the forks flaw's
+    chance of a wrong turn at each fork."""
     if flaw is not None:
-        return make_flawed_expert(env, flaw, rng if rng is not None else np.random.default_rng())
+        rng = rng if rng is not None else np.random.default_rng()
+        return make_flawed_expert(env, flaw, rng, fork_error)
     base = env.unwrapped
 
     def act(obs: Any = None, info: Any = None) -> int:

@@ -9,6 +9,21 @@ slightly wrong goal, or the right one without finishing:
     wrong_appliance  another state change, with its appliance (heat or clean instead of cool,
                      ...) ; for tasks without an appliance, the wrong receptacle
     one_short        the right plan, stopped just before the action that would finish the task
+    forks            the plan with each of its forks (which object, which appliance, which
+                     receptacle) taken wrongly, independently, with probability `fork_error`;
+                     the true plan when none goes wrong
+    decoys           forks whose wrong turn is always the scene's first alternative (a
+                     consistent decoy: the same wrong object, appliance or receptacle class
+                     wherever the scene has it), so that the wrong turns are one action each
+
+The first three are whole-episode mistakes, and the wrong choice they log is mostly taken in
+states no successful episode visits (holding the wrong object; stopping is not an action), so
+cloning the data already gives the right action wherever it matters. `forks` logs both choices
+at the same state, in proportions set by `fork_error`. Its wrong turns are spread over the
+scene's alternatives, so the right action can stay the most frequent one even when errors are
+likelier than not; `decoys` concentrates them on one alternative, so that with `fork_error`
+above 0.5 the most frequent logged action at each fork is the wrong one, and only a reward
+that credits the right choice can pick it out (docs/alfred-v2-pilots.md).
 
 A flawed expert returns None when it considers itself done (its wrong goal reached, or one step
 short); the dataset builder ends the episode there, like an agent that stops. A scene that offers
@@ -36,14 +51,19 @@ from envs.alfred.catalog import (
 from envs.alfred.planner import PlanningError, expert_action
 from envs.alfred.scene import SceneState
 
-FLAWS = ("wrong_object", "wrong_appliance", "one_short")
+FLAWS = ("wrong_object", "wrong_appliance", "one_short", "forks", "decoys")
+#: the forks of a plan where the `forks` flaw may go wrong, in plan order
+FORKS = ("object", "appliance", "receptacle")
+#: chance that the `forks` flaw takes each fork wrongly (a budget's `offline_fork_error`)
+DEFAULT_FORK_ERROR = 0.5
 _ALLOWED = {"heat": HEATABLE, "cool": COOLABLE, "clean": CLEANABLE}
 
 
-def wrong_goal(s: SceneState, flaw: str, rng: np.random.Generator) -> TaskGoal | None:
-    """The goal a flawed expert pursues in scene `s`; None when the scene offers no such
-    mistake (no other object class that fits the task, no other receptacle)."""
-    g = s.goal
+def wrong_goals(s: SceneState, flaw: str, g: TaskGoal | None = None) -> list[TaskGoal]:
+    """Every goal a `flaw` ('wrong_object' or 'wrong_appliance') can pursue instead of `g` (the
+    scene's goal by default) in scene `s`, in a fixed order (class names sorted; appliances in
+    catalogue order); empty when the scene offers no such mistake."""
+    g = g or s.goal
     if flaw == "wrong_object":
         change = STATE_CHANGE.get(g.task_type)
         fits = _ALLOWED.get(change or "")
@@ -57,36 +77,72 @@ def wrong_goal(s: SceneState, flaw: str, rng: np.random.Generator) -> TaskGoal |
                 and (fits is None or o.cls in fits)
             }
         )
-        if not pool:
-            return None
-        return dataclasses.replace(g, object=pool[int(rng.integers(len(pool)))])
+        return [dataclasses.replace(g, object=c) for c in pool]
     if flaw == "wrong_appliance":
-        if g.task_type in STATE_CHANGE:
-            present = {r.cls for r in s.receptacles}
-            wrong = [
-                t
-                for t, change in STATE_CHANGE.items()
-                if t != g.task_type
-                and g.object in _ALLOWED[change]
-                and dataclasses.replace(g, task_type=t).appliance in present
-            ]
-            if not wrong:
-                return None
-            return dataclasses.replace(g, task_type=wrong[int(rng.integers(len(wrong)))])
-        occupied = {s.receptacles[s.where(o)].cls for o in s.objects_of_class(g.object)}
-        others = sorted(
-            {
-                r.cls
-                for r in s.receptacles
-                if r.cls not in NOT_RECEPTACLE
-                and r.cls not in (g.parent, g.appliance)
-                and r.cls not in occupied
-            }
-        )
-        if not others or g.task_type == "look_at_obj_in_light":
-            return None
-        return dataclasses.replace(g, parent=others[int(rng.integers(len(others)))])
+        if g.task_type not in STATE_CHANGE:
+            return _wrong_parents(s, g)
+        present = {r.cls for r in s.receptacles}
+        return [
+            dataclasses.replace(g, task_type=t)
+            for t, change in STATE_CHANGE.items()
+            if t != g.task_type
+            and g.object in _ALLOWED[change]
+            and dataclasses.replace(g, task_type=t).appliance in present
+        ]
     raise ValueError(f"unknown flaw {flaw!r}; choose one of {', '.join(FLAWS)}")
+
+
+def wrong_goal(s: SceneState, flaw: str, rng: np.random.Generator) -> TaskGoal | None:
+    """The goal a flawed expert pursues in scene `s`, drawn from `wrong_goals`; None when the
+    scene offers no such mistake (no other object class that fits the task, no other
+    receptacle)."""
+    options = wrong_goals(s, flaw)
+    return options[int(rng.integers(len(options)))] if options else None
+
+
+def _wrong_parents(s: SceneState, g: TaskGoal) -> list[TaskGoal]:
+    """`g` delivered to another receptacle class (none that already holds the object), sorted."""
+    if g.task_type == "look_at_obj_in_light":
+        return []
+    occupied = {s.receptacles[s.where(o)].cls for o in s.objects_of_class(g.object)}
+    others = sorted(
+        {
+            r.cls
+            for r in s.receptacles
+            if r.cls not in NOT_RECEPTACLE
+            and r.cls not in (g.parent, g.appliance)
+            and r.cls not in occupied
+        }
+    )
+    return [dataclasses.replace(g, parent=c) for c in others]
+
+
+def forked_goal(
+    s: SceneState, fork_error: float, rng: np.random.Generator, consistent: bool = False
+) -> TaskGoal:
+    """The goal the `forks` flaw pursues: the task's, with each fork (FORKS) independently
+    replaced by a wrong choice with probability `fork_error`. The wrong choice is drawn at
+    random among the scene's alternatives, or with `consistent` always the first of them (the
+    same decoy wherever the scene offers it, so that the wrong turn is one action, not several).
+    A fork the task lacks (no appliance) or the scene cannot get wrong (no other class fits)
+    stays right; the draws do not depend on the scene."""
+    g = s.goal
+    for fork in FORKS:
+        wrong = rng.random() < fork_error
+        pick = np.random.default_rng(rng.integers(2**63))  # the fork's own choice of mistake
+        if not wrong:
+            continue
+        if fork == "object":
+            options = wrong_goals(s, "wrong_object", g)
+        elif fork == "appliance" and g.task_type in STATE_CHANGE:
+            options = wrong_goals(s, "wrong_appliance", g)
+        elif fork == "receptacle" and g.parent:
+            options = _wrong_parents(s, g)
+        else:
+            options = []
+        if options:
+            g = options[0] if consistent else options[int(pick.integers(len(options)))]
+    return g
 
 
 def flawed_action(s: SceneState, flaw: str, goal: TaskGoal | None) -> int | None:
@@ -108,22 +164,38 @@ def flawed_action(s: SceneState, flaw: str, goal: TaskGoal | None) -> int | None
 
 
 def make_flawed_expert(
-    env: Any, flaw: str, rng: np.random.Generator
+    env: Any, flaw: str, rng: np.random.Generator, fork_error: float = DEFAULT_FORK_ERROR
 ) -> Callable[[Any, Any], int | None]:
     """A callable (obs, info) -> action or None for the episode just reset in `env`; it picks
-    its wrong goal on its first call (from the scene the episode runs in)."""
+    its wrong goal on its first call (from the scene the episode runs in). `fork_error` is the
+    `forks` and `decoys` flaws' chance of a wrong turn at each fork (ignored by the others)."""
     if flaw not in FLAWS:
         raise ValueError(f"unknown flaw {flaw!r}; choose one of {', '.join(FLAWS)}")
+    if not 0.0 <= fork_error <= 1.0:
+        raise ValueError(f"fork_error must be a probability in [0, 1], got {fork_error}")
     base = env.unwrapped
     chosen: dict[str, TaskGoal | None] = {}
 
     def act(obs: Any = None, info: Any = None) -> int | None:
         if "goal" not in chosen:
-            chosen["goal"] = None if flaw == "one_short" else wrong_goal(base.state, flaw, rng)
+            if flaw in ("forks", "decoys"):
+                chosen["goal"] = forked_goal(base.state, fork_error, rng, flaw == "decoys")
+            else:
+                chosen["goal"] = None if flaw == "one_short" else wrong_goal(base.state, flaw, rng)
+        if flaw in ("forks", "decoys"):
+            return flawed_action(base.state, flaw, chosen["goal"])
         mistake = flaw if chosen["goal"] is not None else "one_short"
         return flawed_action(base.state, mistake, chosen["goal"])
 
     return act
 
 
-__all__ = ["FLAWS", "flawed_action", "make_flawed_expert", "wrong_goal"]
+__all__ = [
+    "DEFAULT_FORK_ERROR",
+    "FLAWS",
+    "FORKS",
+    "flawed_action",
+    "forked_goal",
+    "make_flawed_expert",
+    "wrong_goal",
+]

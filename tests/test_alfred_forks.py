@@ -1,0 +1,132 @@
+"""The `forks` data source: the twin's expert taking each fork of its plan wrongly, independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.config import get_budget
+from benchmark.loops.offline_data import SOURCES, build_dataset
+from envs import get_task
+from envs.alfred.flaws import (
+    _wrong_parents,
+    flawed_action,
+    forked_goal,
+    make_flawed_expert,
+    wrong_goal,
+    wrong_goals,
+)
+from envs.alfred.scene import NOWHERE
+
+COOL = "alfred-v2/pick-cool-then-place"
+TWO = "alfred-v2/pick-two-and-place"
+
+
+def _forks_episodes(data) -> list[np.ndarray]:
+    return [e for e in data.episodes() if data.sources[e[0]] == SOURCES.index("forks")]
+
+
+def _scene(task: str, seed: int):
+    env = get_task(task).make_env(0)
+    env.reset(seed=seed)
+    return env, env.unwrapped.state
+
+
+def test_no_error_is_the_task_and_certain_error_changes_every_fork_the_scene_allows() -> None:
+    changed = {"object": 0, "appliance": 0, "receptacle": 0}
+    for seed in range(20):
+        _, s = _scene(COOL, seed)
+        assert forked_goal(s, 0.0, np.random.default_rng(seed)) == s.goal
+        g = forked_goal(s, 1.0, np.random.default_rng(seed))
+        changed["object"] += g.object != s.goal.object
+        changed["appliance"] += g.task_type != s.goal.task_type
+        changed["receptacle"] += g.parent != s.goal.parent
+    # every fork goes wrong in most scenes (a scene may offer no other class that fits)
+    assert all(n >= 15 for n in changed.values()), changed
+
+
+def test_a_task_without_an_appliance_keeps_its_task_type() -> None:
+    for seed in range(10):
+        _, s = _scene(TWO, seed)
+        g = forked_goal(s, 1.0, np.random.default_rng(seed))
+        assert g.task_type == s.goal.task_type and g != s.goal
+
+
+def test_same_scene_and_generator_give_the_same_goal() -> None:
+    _, s = _scene(COOL, 3)
+    goals = {forked_goal(s, 0.5, np.random.default_rng(7)) for _ in range(3)}
+    assert len(goals) == 1
+
+
+def test_fork_error_is_a_probability() -> None:
+    env, _ = _scene(COOL, 0)
+    with pytest.raises(ValueError, match="probability"):
+        make_flawed_expert(env, "forks", np.random.default_rng(0), fork_error=1.5)
+
+
+@pytest.mark.parametrize(
+    ("error", "lo", "hi"), [(0.0, 1.0, 1.0), (1.0, 0.0, 0.0), (0.5, 0.05, 0.3)]
+)
+def test_success_share_follows_the_fork_error(error: float, lo: float, hi: float) -> None:
+    # three forks on a cool task: (1 - 0.5)^3 = 0.125 when every scene offers every mistake
+    data = build_dataset(get_task(COOL), 40, seed=1, mix={"forks": 1.0}, fork_error=error)
+    eps = _forks_episodes(data)
+    share = float(np.mean([data.privileged["success"][e].any() for e in eps]))
+    assert len(eps) == 40 and lo <= share <= hi, share
+    assert data.meta["fork_error"] == error
+    assert data.masks[np.arange(data.size), data.actions].all()
+    if error < 1.0:  # failures stop early (a timeout), like the other flawed experts
+        for e in eps:
+            if not data.privileged["success"][e].any():
+                assert data.timeouts[e[-1]]
+
+
+def test_a_wrong_turn_is_taken_where_the_right_one_would_be() -> None:
+    """The source's point: the true and the forked plan share their states up to the fork, so
+    both choices are logged after the same situation (here: holding the object to be cooled)."""
+    env, s = _scene(COOL, 4)
+    wrong = next(
+        g
+        for k in range(200)
+        if (g := forked_goal(s, 0.5, np.random.default_rng(k))).task_type != s.goal.task_type
+        and g.object == s.goal.object
+        and g.parent == s.goal.parent
+    )
+    expert = get_task(COOL).make_expert(env)
+    for _ in range(40):
+        state = env.unwrapped.state
+        right, taken = expert(), flawed_action(state, "forks", wrong)
+        if right != taken:
+            break
+        env.step(right)
+    else:
+        raise AssertionError("the plans never diverged")
+    assert state.held != NOWHERE and state.objects[state.held].cls == s.goal.object
+
+
+def test_the_budget_carries_the_fork_error() -> None:
+    budget = get_budget("short").with_overrides(offline_fork_error=0.7)
+    assert budget.to_dict()["offline_fork_error"] == 0.7
+    assert get_budget("short").offline_fork_error is None
+
+
+def test_decoys_always_take_the_first_alternative() -> None:
+    """`decoys` concentrate the wrong turns on one choice per fork: whatever the generator, a
+    fork that goes wrong goes to the scene's first alternative, which `forks` need not."""
+    _, s = _scene(COOL, 5)
+    decoyed = {forked_goal(s, 1.0, np.random.default_rng(k), consistent=True) for k in range(20)}
+    spread = {forked_goal(s, 1.0, np.random.default_rng(k)) for k in range(20)}
+    first = wrong_goals(s, "wrong_object")[0]
+    first = wrong_goals(s, "wrong_appliance", first)[0]
+    assert decoyed == {_wrong_parents(s, first)[0]}
+    assert len(spread) > 1
+
+
+def test_wrong_goal_draws_from_the_listed_alternatives() -> None:
+    for seed in range(5):
+        _, s = _scene(COOL, seed)
+        for flaw in ("wrong_object", "wrong_appliance"):
+            options = wrong_goals(s, flaw)
+            drawn = wrong_goal(s, flaw, np.random.default_rng(seed))
+            assert (drawn in options) if options else drawn is None
+            assert s.goal not in options
