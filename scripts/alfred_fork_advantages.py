@@ -1,0 +1,153 @@
+"""What IQL learns at the forks of a logged ALFRED dataset: a diagnostic for issue 21.
+
+    python scripts/alfred_fork_advantages.py --source decoys --fork-error 0.7 --updates 5000
+
+A reward can change IQL's policy only where the logged data disagree with themselves, and only
+through the advantage gap between the choices. This script builds one offline dataset (the twin
+task, seed, mix and fork error given), finds its **fork states**: in every episode, the first
+state where the logged action differs from the planner's (envs/alfred/planner.py), i.e. where a
+flawed expert turned off the right plan. It then trains IQL (the suite's defaults unless told)
+on the same data with each reward, and reports at those states, per fork (by the task's progress
+there) and per reward:
+
+* the critic's gap Q(s, right) - Q(s, wrong) (the min of the twin heads, as IQL's policy uses);
+* exp(temperature x gap): how much more weight the policy loss gives the right turn than the
+  wrong one at that state (cloning: 1);
+* the trained policy's probability of the right and of the wrong action, and how often its
+  greedy choice is the right one.
+
+The rewards are the dataset's privileged columns: `gt_reward` (the twin's progress differences,
+what the gt-reward method uses), `sparse_reward` (1 on success), and `none` (zeros: cloning with
+IQL's machinery). It trains and reads networks; it evaluates no policy in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from benchmark.loops.offline_data import SOURCES, build_dataset, episode_seeds
+from benchmark.rl.iql import IQL, IQLConfig, masked_logits
+from envs import get_task
+from envs.alfred.planner import PlanningError, expert_action
+
+REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None}
+
+
+def fork_states(task, data, seed: int) -> list[dict]:
+    """First divergence from the planner in each episode: (index, obs, mask, right, wrong, stage)."""
+    env = task.make_env(seed)
+    scenes = episode_seeds(seed, len(data.episodes()))
+    out = []
+    for ep, idx in enumerate(data.episodes()):
+        if SOURCES[int(data.sources[idx[0]])] == "random":
+            continue  # random episodes diverge at once; they are not forks of the plan
+        env.reset(seed=int(scenes[ep]))
+        for i in idx:
+            state = env.unwrapped.state
+            try:
+                right = expert_action(state)
+            except PlanningError:
+                break
+            taken = int(data.actions[i])
+            if taken != right:
+                progress = float(data.privileged["progress"][i - 1]) if i > idx[0] else 0.0
+                out.append(
+                    {
+                        "i": int(i),
+                        "right": int(right),
+                        "wrong": taken,
+                        "progress": progress,
+                    }
+                )
+                break
+            env.step(taken)
+    return out
+
+
+def train(data, reward: str | None, cfg: IQLConfig, updates: int, seed: int, structure) -> IQL:
+    data.rewards[:] = 0.0 if reward is None else data.privileged[reward]
+    agent = IQL(data.obs.shape[1], data.masks.shape[1], cfg, seed, structure)
+    rng = np.random.default_rng([seed, 0x1C1])
+    for _ in range(updates):
+        agent.update(data.sample(cfg.batch_size, rng))
+    return agent
+
+
+@torch.no_grad()
+def measure(agent: IQL, data, forks: list[dict]) -> list[dict]:
+    idx = np.array([f["i"] for f in forks])
+    obs = torch.from_numpy(data.obs[idx])
+    mask = torch.from_numpy(data.masks[idx])
+    q = agent.q(obs).min(0).values
+    probs = torch.softmax(masked_logits(agent.policy(obs), mask), -1)
+    rows = []
+    for k, f in enumerate(forks):
+        gap = float(q[k, f["right"]] - q[k, f["wrong"]])
+        rows.append(
+            {
+                **f,
+                "gap": gap,
+                "weight_ratio": float(np.exp(agent.config.temperature * gap)),
+                "p_right": float(probs[k, f["right"]]),
+                "p_wrong": float(probs[k, f["wrong"]]),
+                "greedy_right": bool(int(probs[k].argmax()) == f["right"]),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="alfred-v2/pick-cool-then-place")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--episodes", type=int, default=400)
+    ap.add_argument("--source", default="decoys")
+    ap.add_argument("--share", type=float, default=0.9, help="the source's share; random the rest")
+    ap.add_argument("--fork-error", type=float, default=0.7)
+    ap.add_argument("--updates", type=int, default=5000)
+    ap.add_argument("--rewards", default="gt,sparse,none")
+    ap.add_argument("--iql-opt", action="append", default=[], help="KEY=VALUE (JSON value)")
+    ap.add_argument("--json", help="also write every fork's numbers here")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    task = get_task(args.task)
+    mix = {args.source: args.share, "random": round(1 - args.share, 6)}
+    data = build_dataset(task, args.episodes, args.seed, mix=mix, fork_error=args.fork_error)
+    forks = fork_states(task, data, args.seed)
+    cfg = IQLConfig(**{k: json.loads(v) for k, v in (o.split("=", 1) for o in args.iql_opt)})
+    structure = task.make_env(args.seed).unwrapped.obs_structure
+    print(
+        f"{args.task} seed {args.seed}: {len(data.episodes())} episodes, mix {mix}, fork error "
+        f"{args.fork_error}; {len(forks)} fork states; IQL {args.updates} updates, "
+        f"temperature {cfg.temperature}"
+    )
+    print(
+        "| reward | progress at fork | forks | mean Q gap | median weight ratio | "
+        "mean p(right) | mean p(wrong) | greedy right |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    dump = {}
+    for name in args.rewards.split(","):
+        agent = train(data, REWARDS[name], cfg, args.updates, args.seed, structure)
+        rows = measure(agent, data, forks)
+        dump[name] = rows
+        for p in sorted({r["progress"] for r in rows}):
+            sel = [r for r in rows if r["progress"] == p]
+            print(
+                f"| {name} | {p:.2f} | {len(sel)} | {np.mean([r['gap'] for r in sel]):+.3f} | "
+                f"{np.median([r['weight_ratio'] for r in sel]):.2f} | "
+                f"{np.mean([r['p_right'] for r in sel]):.2f} | "
+                f"{np.mean([r['p_wrong'] for r in sel]):.2f} | "
+                f"{np.mean([r['greedy_right'] for r in sel]):.2f} |"
+            )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(dump, fh)
+
+
+if __name__ == "__main__":
+    main()
