@@ -130,3 +130,25 @@ def test_wrong_goal_draws_from_the_listed_alternatives() -> None:
             drawn = wrong_goal(s, flaw, np.random.default_rng(seed))
             assert (drawn in options) if options else drawn is None
             assert s.goal not in options
+
+
+def _fork_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts/alfred_fork_advantages.py"
+    spec = importlib.util.spec_from_file_location("alfred_fork_advantages", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_diagnostic_finds_a_fork_in_every_wrong_episode_and_none_in_right_ones() -> None:
+    script = _fork_script()
+    task = get_task(COOL)
+    right = build_dataset(task, 12, seed=0, mix={"decoys": 1.0}, fork_error=0.0)
+    assert script.fork_states(task, right, 0) == []
+    wrong = build_dataset(task, 12, seed=0, mix={"decoys": 1.0}, fork_error=1.0)
+    forks = script.fork_states(task, wrong, 0)
+    assert len(forks) == 12 and all(f["right"] != f["wrong"] for f in forks)
+    assert all(wrong.actions[f["i"]] == f["wrong"] for f in forks)
