@@ -91,8 +91,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.cli_checks import load_run_config
     from benchmark.config import RunConfig
     from benchmark.loops.dispatch import run_any
+    from benchmark.sweep.local import run_log
 
-    root = run_any(load_run_config(args.config, RunConfig))
+    cfg = load_run_config(args.config, RunConfig)
+    with run_log(cfg):
+        root = run_any(cfg)
     print(root)
     return 0
 

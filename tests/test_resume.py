@@ -66,7 +66,13 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
     proc.wait()
     assert not paths.done.exists()
 
-    resumed = pd.read_csv(run(replace(cfg)) / "metrics.csv")
+    # resumed the way it was started, through `benchmark run --config` (in-process here), which
+    # logs the resume to the run's run.log as a sweep's worker does
+    from benchmark.cli import main as cli_main
+
+    assert cli_main(["run", "--config", str(cfg_file)]) == 0
+    assert "resumed" in paths.log.read_text()
+    resumed = pd.read_csv(paths.metrics)
     pd.testing.assert_frame_equal(unbroken[LEARNING_COLUMNS], resumed[LEARNING_COLUMNS])
     assert run(replace(cfg)) == paths.root  # a finished run is not rerun
 

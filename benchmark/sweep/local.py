@@ -17,7 +17,9 @@ import queue
 import signal
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -54,9 +56,11 @@ def plan(
 _PROGRESS_QUEUE = None  # set in each worker process by _init_worker
 
 
-def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
-    """Worker entry point: run one config with logging to its run.log."""
-    progress_q = progress_q if progress_q is not None else _PROGRESS_QUEUE
+@contextmanager
+def run_log(cfg: RunConfig) -> Iterator[None]:
+    """Send log records (a resume, warnings, a crash's traceback) to the run's run.log while the
+    block runs: every way of starting a run (a sweep's worker, `benchmark run --config`) keeps
+    the same record beside the results."""
     paths = RunPaths.for_run(cfg.out_dir, cfg.task, cfg.method, cfg.seed)
     paths.root.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(paths.log)
@@ -64,6 +68,19 @@ def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    try:
+        yield
+    except BaseException:
+        logging.getLogger(__name__).error("run failed:\n%s", traceback.format_exc())
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
+    """Worker entry point: run one config with logging to its run.log."""
+    progress_q = progress_q if progress_q is not None else _PROGRESS_QUEUE
     run_id = f"{cfg.task} {cfg.method} s{cfg.seed}"
     try:
         from benchmark.loops.dispatch import run_any
@@ -72,14 +89,11 @@ def _run_one(cfg: RunConfig, progress_q=None) -> RunOutcome:
             if progress_q is not None:
                 progress_q.put((run_id, kw))
 
-        run_any(cfg, progress=report)
+        with run_log(cfg):
+            run_any(cfg, progress=report)
         return RunOutcome(cfg, ok=True)
     except BaseException as err:  # noqa: BLE001 - a failed run must not take the sweep down
-        logging.getLogger(__name__).error("run failed:\n%s", traceback.format_exc())
         return RunOutcome(cfg, ok=False, error=f"{type(err).__name__}: {err}")
-    finally:
-        root.removeHandler(handler)
-        handler.close()
 
 
 def _total_steps(cfg: RunConfig) -> int:
