@@ -16,15 +16,21 @@ there) and per reward:
 * the trained policy's probability of the right and of the wrong action, and how often its
   greedy choice is the right one.
 
+With `--eval N` it also runs each trained greedy policy on N evaluation scenes (the offline
+loop's, `episode_seeds(seed, N, "eval")`) and reports, besides the success rate, how far the
+failed episodes got: the share that ended at each value of the task's progress (its highest
+value in the episode), which says at which subgoal the policy goes wrong.
+
 The rewards are the dataset's privileged columns: `gt_reward` (the twin's progress differences,
 what the gt-reward method uses), `sparse_reward` (1 on success), and `none` (zeros: cloning with
-IQL's machinery). It trains and reads networks; it evaluates no policy in the environment.
+IQL's machinery). Without `--eval` it trains and reads networks only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 
 import numpy as np
 import torch
@@ -32,6 +38,7 @@ import torch
 from benchmark.loops.offline_data import SOURCES, build_dataset, episode_seeds
 from benchmark.rl.iql import IQL, IQLConfig, masked_logits
 from envs import get_task
+from envs.alfred.actions import decode
 from envs.alfred.planner import PlanningError, expert_action
 
 REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None}
@@ -100,6 +107,25 @@ def measure(agent: IQL, data, forks: list[dict]) -> list[dict]:
     return rows
 
 
+def rollouts(agent: IQL, task, seed: int, n: int) -> list[dict]:
+    """Per evaluation scene of the loop's n: success, the highest progress, and (for a failure)
+    the verbs of the actions taken after the last step that raised progress, in order."""
+    env = task.make(seed + 1, task.max_episode_steps)
+    out = []
+    for scene in episode_seeds(seed, n, "eval"):
+        obs, info = env.reset(seed=int(scene))
+        best, ok, done, since = 0.0, False, False, []
+        while not done:
+            a = agent.act(obs, info["action_mask"], greedy=True)
+            obs, _, term, trunc, info = env.step(a)
+            since.append(decode(int(a))[0])
+            if float(info["progress"]) > best:
+                best, since = float(info["progress"]), []
+            ok, done = ok or bool(info["success"]), term or trunc
+        out.append({"success": ok, "best": best, "after": [] if ok else since})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="alfred-v2/pick-cool-then-place")
@@ -107,15 +133,23 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=400)
     ap.add_argument("--source", default="decoys")
     ap.add_argument("--share", type=float, default=0.9, help="the source's share; random the rest")
+    ap.add_argument(
+        "--mix", help="a whole mix as JSON (source -> share); replaces --source/--share"
+    )
     ap.add_argument("--fork-error", type=float, default=0.7)
     ap.add_argument("--updates", type=int, default=5000)
     ap.add_argument("--rewards", default="gt,sparse,none")
     ap.add_argument("--iql-opt", action="append", default=[], help="KEY=VALUE (JSON value)")
+    ap.add_argument("--eval", type=int, default=0, help="evaluation scenes per trained policy")
     ap.add_argument("--json", help="also write every fork's numbers here")
     args = ap.parse_args()
     torch.set_num_threads(1)
     task = get_task(args.task)
-    mix = {args.source: args.share, "random": round(1 - args.share, 6)}
+    mix = (
+        json.loads(args.mix)
+        if args.mix
+        else {args.source: args.share, "random": round(1 - args.share, 6)}
+    )
     data = build_dataset(task, args.episodes, args.seed, mix=mix, fork_error=args.fork_error)
     forks = fork_states(task, data, args.seed)
     cfg = IQLConfig(**{k: json.loads(v) for k, v in (o.split("=", 1) for o in args.iql_opt)})
@@ -130,11 +164,13 @@ def main() -> None:
         "mean p(right) | mean p(wrong) | greedy right |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    dump = {}
+    dump, evals = {}, {}
     for name in args.rewards.split(","):
         agent = train(data, REWARDS[name], cfg, args.updates, args.seed, structure)
         rows = measure(agent, data, forks)
         dump[name] = rows
+        if args.eval:
+            evals[name] = rollouts(agent, task, args.seed, args.eval)
         for p in sorted({r["progress"] for r in rows}):
             sel = [r for r in rows if r["progress"] == p]
             print(
@@ -144,9 +180,33 @@ def main() -> None:
                 f"{np.mean([r['p_wrong'] for r in sel]):.2f} | "
                 f"{np.mean([r['greedy_right'] for r in sel]):.2f} |"
             )
+    if evals:
+        levels = sorted(
+            {round(e["best"], 3) for ev in evals.values() for e in ev if not e["success"]}
+        )
+        print(
+            f"\nGreedy policy on {args.eval} evaluation scenes: success, and the share of "
+            "scenes whose failed episode got no further than each progress value"
+        )
+        print("| reward | success | " + " | ".join(f"failed at {v:.2f}" for v in levels) + " |")
+        print("|---|---|" + "---|" * len(levels))
+        for name, ev in evals.items():
+            shares = [
+                np.mean([not e["success"] and round(e["best"], 3) == v for e in ev]) for v in levels
+            ]
+            print(
+                f"| {name} | {np.mean([e['success'] for e in ev]):.2f} | "
+                + " | ".join(f"{x:.2f}" for x in shares)
+                + " |"
+            )
+        print("\nWhat the failed episodes did after their last progress (share of those steps):")
+        for name, ev in evals.items():
+            verbs = Counter(v for e in ev for v in e["after"])
+            total = sum(verbs.values()) or 1
+            print(f"- {name}: " + ", ".join(f"{v} {c / total:.2f}" for v, c in verbs.most_common()))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dump, fh)
+            json.dump({"forks": dump, "eval": evals}, fh)
 
 
 if __name__ == "__main__":
