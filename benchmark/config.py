@@ -70,6 +70,9 @@ class Budget:
     #: the `forks` source's chance of a wrong turn at each fork of the plan (envs/alfred/flaws.py);
     #: None = the twin's default (flaws.DEFAULT_FORK_ERROR), so runs from before the source resolve unchanged
     offline_fork_error: float | None = None
+    #: the `dawdle` source's chance of an undone-and-redone step at each step it can take one;
+    #: None = the twin's default (flaws.DEFAULT_DAWDLE)
+    offline_dawdle: float | None = None
     #: the reward-model track's logged-data recipe (benchmark/loops/logged_episodes.RECIPES);
     #: None = v1, so protocols and runs from before recipes had names resolve unchanged
     logged_recipe: str | None = None

@@ -8,8 +8,11 @@ import pytest
 from benchmark.config import get_budget
 from benchmark.loops.offline_data import SOURCES, build_dataset
 from envs import get_task
+from envs.alfred import goals
+from envs.alfred.actions import apply
 from envs.alfred.flaws import (
     _wrong_parents,
+    dawdle_action,
     flawed_action,
     forked_goal,
     make_flawed_expert,
@@ -152,3 +155,44 @@ def test_the_diagnostic_finds_a_fork_in_every_wrong_episode_and_none_in_right_on
     forks = script.fork_states(task, wrong, 0)
     assert len(forks) == 12 and all(f["right"] != f["wrong"] for f in forks)
     assert all(wrong.actions[f["i"]] == f["wrong"] for f in forks)
+
+
+# --- dawdle: the right plan, slowed by steps it undoes and redoes ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("dawdle", "lo", "hi"), [(0.0, 1.0, 1.0), (1.0, 0.0, 0.0), (0.7, 0.1, 0.7)]
+)
+def test_dawdling_costs_time_not_the_goal(dawdle: float, lo: float, hi: float) -> None:
+    data = build_dataset(get_task(COOL), 30, seed=3, mix={"dawdle": 1.0}, dawdle=dawdle)
+    eps = data.episodes()
+    share = float(np.mean([data.privileged["success"][e].any() for e in eps]))
+    assert lo <= share <= hi, share
+    assert data.meta["dawdle"] == dawdle
+    undone = (data.privileged["gt_reward"] < 0).mean()
+    if dawdle == 0.0:  # the plan itself never loses progress
+        assert undone == 0
+    else:  # detours put down / close, which the progress reward marks as lost ground
+        assert undone > 0.02
+        # it never gives up: a failure is a time-out at the episode limit
+        for e in eps:
+            if not data.privileged["success"][e].any():
+                assert len(e) == get_task(COOL).max_episode_steps
+
+
+def test_a_detour_is_undone_by_the_plan_and_never_finishes_the_task() -> None:
+    env, _ = _scene(COOL, 2)
+    expert = get_task(COOL).make_expert(env)
+    seen = 0
+    for _ in range(40):
+        state = env.unwrapped.state
+        detour = dawdle_action(state)
+        if detour is not None:
+            trial = state.copy()
+            apply(trial, detour)
+            assert not goals.success(trial)
+            seen += 1
+        _, _, term, _, _ = env.step(expert())
+        if term:
+            break
+    assert seen > 0

@@ -176,6 +176,7 @@ def run_offline(
             seed=cfg.seed,
             mix=budget.offline_mix,
             fork_error=budget.offline_fork_error,
+            dawdle=budget.offline_dawdle,
             max_episode_steps=max_len,
         )
     env = task.make_env(cfg.seed)  # renders the oracle's frames; never stepped

@@ -4,8 +4,9 @@ ERL-VLM trains IQL on ALFRED from a fixed dataset whose rewards come from the le
 model. `build_dataset` rolls out a seeded mix of episodes on a task — the task's expert, the
 expert with probability-epsilon random *valid* actions, uniformly random valid actions, and (for
 tasks whose expert supports them, the ALFRED twin) the expert with one deliberate mistake:
-`wrong_object`, `wrong_appliance`, `one_short`, and `forks` / `decoys`, the expert taking each
-fork of its plan wrongly with probability `fork_error` (envs/alfred/flaws.py; a flawed expert that
+`wrong_object`, `wrong_appliance`, `one_short`, `forks` / `decoys` (the expert taking each
+fork of its plan wrongly with probability `fork_error`) and `dawdle` (the expert undoing and
+redoing its steps, with probability `dawdle` at each; envs/alfred/flaws.py; a flawed expert that
 considers itself done ends its episode early, as a timeout) — and keeps, per transition t
 (state s_t, action a_t, next state s_t+1):
 
@@ -48,6 +49,7 @@ SOURCES = (
     "one_short",
     "forks",
     "decoys",
+    "dawdle",
 )
 #: sources that need the task's expert to take `flaw=<source>` (make_expert(env, flaw, rng))
 FLAWED_SOURCES = SOURCES[3:]
@@ -263,6 +265,7 @@ def _episode_policy(
     rngs: tuple[np.random.Generator, ...],
     eps: float,
     fork_error: float | None,
+    dawdle: float | None = None,
 ):
     """The policy of one episode; flawed experts are made per episode (they pick their mistake
     from the scene) and draw from their own generator, so adding them leaves the other
@@ -270,8 +273,11 @@ def _episode_policy(
     rng, flaw_rng = rngs
     if kind not in FLAWED_SOURCES:
         return _policy_for(kind, expert, rng, eps)
-    forked = kind in ("forks", "decoys") and fork_error is not None
-    extra = {"fork_error": fork_error} if forked else {}
+    extra: dict[str, float] = {}
+    if kind in ("forks", "decoys") and fork_error is not None:
+        extra["fork_error"] = fork_error
+    if kind == "dawdle" and dawdle is not None:
+        extra["dawdle"] = dawdle
     try:
         return task.make_expert(env, flaw=kind, rng=flaw_rng, **extra)
     except TypeError:
@@ -290,11 +296,12 @@ def build_dataset(
     frame_size: int | None = None,
     max_episode_steps: int | None = None,
     fork_error: float | None = None,
+    dawdle: float | None = None,
 ) -> OfflineDataset:
     """Roll out `episodes` episodes: round(share * episodes) of each source in the mix (random
     takes the remainder; `mix_counts`), each on its own scene; deterministic in `seed`. `mix`
-    None = the task's default (`resolve_mix`); `fork_error` None = the task expert's default
-    (the twin's: envs/alfred/flaws.DEFAULT_FORK_ERROR)."""
+    None = the task's default (`resolve_mix`); `fork_error` and `dawdle` None = the task
+    expert's defaults (the twin's: envs/alfred/flaws.DEFAULT_FORK_ERROR, DEFAULT_DAWDLE)."""
     if task.make_expert is None:
         raise ValueError(f"{task.name} has no expert; offline datasets need one")
     if task.action_kind != "discrete":
@@ -309,7 +316,7 @@ def build_dataset(
     cols: dict[str, list[Any]] = {k: [] for k in (*_ARRAYS, *PRIVILEGED_COLUMNS)}
     for ep, (kind, scene) in enumerate(zip(kinds, episode_seeds(seed, episodes), strict=True)):
         obs, info = env.reset(seed=int(scene))
-        act = _episode_policy(task, env, kind, expert, rngs, epsilon, fork_error)
+        act = _episode_policy(task, env, kind, expert, rngs, epsilon, fork_error, dawdle)
         for t in range(max_steps):
             mask = info["action_mask"]
             a = act(obs, info)
@@ -374,6 +381,7 @@ def build_dataset(
             if {"forks", "decoys"} & set(counts) and fork_error is not None
             else {}
         ),
+        **({"dawdle": dawdle} if "dawdle" in counts and dawdle is not None else {}),
         "frame_size": int(frame_size),
         "max_episode_steps": int(max_steps),
     }

@@ -15,6 +15,11 @@ slightly wrong goal, or the right one without finishing:
     decoys           forks whose wrong turn is always the scene's first alternative (a
                      consistent decoy: the same wrong object, appliance or receptacle class
                      wherever the scene has it), so that the wrong turns are one action each
+    dawdle           the true plan, but at each step where it can, with probability `dawdle`,
+                     a step that undoes progress and that the planner then redoes: putting
+                     the held object down where it stands (the planner picks it up again),
+                     closing the receptacle it stands at (the planner reopens it if it needs
+                     it). It never fails for a wrong goal; it runs out of time
 
 The first three are whole-episode mistakes, and the wrong choice they log is mostly taken in
 states no successful episode visits (holding the wrong object; stopping is not an action), so
@@ -39,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from envs.alfred import goals
-from envs.alfred.actions import apply
+from envs.alfred.actions import CLOSE, PUT, apply, why_invalid
 from envs.alfred.catalog import (
     CLEANABLE,
     COOLABLE,
@@ -51,11 +56,14 @@ from envs.alfred.catalog import (
 from envs.alfred.planner import PlanningError, expert_action
 from envs.alfred.scene import SceneState
 
-FLAWS = ("wrong_object", "wrong_appliance", "one_short", "forks", "decoys")
+FLAWS = ("wrong_object", "wrong_appliance", "one_short", "forks", "decoys", "dawdle")
 #: the forks of a plan where the `forks` flaw may go wrong, in plan order
 FORKS = ("object", "appliance", "receptacle")
 #: chance that the `forks` flaw takes each fork wrongly (a budget's `offline_fork_error`)
 DEFAULT_FORK_ERROR = 0.5
+#: chance that the `dawdle` flaw undoes its own last step where it can (a budget's
+#: `offline_dawdle`)
+DEFAULT_DAWDLE = 0.5
 _ALLOWED = {"heat": HEATABLE, "cool": COOLABLE, "clean": CLEANABLE}
 
 
@@ -163,20 +171,41 @@ def flawed_action(s: SceneState, flaw: str, goal: TaskGoal | None) -> int | None
         return None
 
 
+def dawdle_action(s: SceneState) -> int | None:
+    """The `dawdle` flaw's detour in `s`: put the held object down here, or close the open
+    receptacle here; None where neither is possible or the detour would finish the task."""
+    for a in (PUT, CLOSE):
+        if why_invalid(s, a) is not None:
+            continue
+        after = s.copy()
+        apply(after, a)
+        if not goals.success(after):
+            return a
+    return None
+
+
 def make_flawed_expert(
-    env: Any, flaw: str, rng: np.random.Generator, fork_error: float = DEFAULT_FORK_ERROR
+    env: Any,
+    flaw: str,
+    rng: np.random.Generator,
+    fork_error: float = DEFAULT_FORK_ERROR,
+    dawdle: float = DEFAULT_DAWDLE,
 ) -> Callable[[Any, Any], int | None]:
     """A callable (obs, info) -> action or None for the episode just reset in `env`; it picks
     its wrong goal on its first call (from the scene the episode runs in). `fork_error` is the
     `forks` and `decoys` flaws' chance of a wrong turn at each fork (ignored by the others)."""
     if flaw not in FLAWS:
         raise ValueError(f"unknown flaw {flaw!r}; choose one of {', '.join(FLAWS)}")
-    if not 0.0 <= fork_error <= 1.0:
-        raise ValueError(f"fork_error must be a probability in [0, 1], got {fork_error}")
+    for name, p in (("fork_error", fork_error), ("dawdle", dawdle)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
     base = env.unwrapped
     chosen: dict[str, TaskGoal | None] = {}
 
     def act(obs: Any = None, info: Any = None) -> int | None:
+        if flaw == "dawdle":
+            detour = dawdle_action(base.state) if rng.random() < dawdle else None
+            return detour if detour is not None else expert_action(base.state)
         if "goal" not in chosen:
             if flaw in ("forks", "decoys"):
                 chosen["goal"] = forked_goal(base.state, fork_error, rng, flaw == "decoys")
@@ -191,9 +220,11 @@ def make_flawed_expert(
 
 
 __all__ = [
+    "DEFAULT_DAWDLE",
     "DEFAULT_FORK_ERROR",
     "FLAWS",
     "FORKS",
+    "dawdle_action",
     "flawed_action",
     "forked_goal",
     "make_flawed_expert",
