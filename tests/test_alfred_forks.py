@@ -196,3 +196,11 @@ def test_a_detour_is_undone_by_the_plan_and_never_finishes_the_task() -> None:
         if term:
             break
     assert seen > 0
+
+
+def test_the_budget_refuses_an_error_rate_outside_0_1() -> None:
+    from benchmark.inputs import InputError
+
+    for field in ("offline_fork_error", "offline_dawdle"):
+        with pytest.raises(InputError, match=r"in \[0, 1\]"):
+            get_budget("short").with_overrides(**{field: 1.5})

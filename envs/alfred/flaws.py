@@ -27,8 +27,12 @@ cloning the data already gives the right action wherever it matters. `forks` log
 at the same state, in proportions set by `fork_error`. Its wrong turns are spread over the
 scene's alternatives, so the right action can stay the most frequent one even when errors are
 likelier than not; `decoys` concentrates them on one alternative, so that with `fork_error`
-above 0.5 the most frequent logged action at each fork is the wrong one, and only a reward
-that credits the right choice can pick it out (docs/alfred-v2-pilots.md).
+above 0.5 the most frequent logged action at each fork is the wrong one. `dawdle` wastes time
+instead of failing. These three were built to make the data's majority behaviour wrong where a
+reward could correct it; measured on the cool task (docs/alfred-v2-pilots.md, sections 4-5),
+none separates gt-reward from sparse: the policy takes the right turn at most forks by
+generalisation alone, and the twin's gt-reward (a progress difference, i.e. potential-based
+shaping) charges nothing for a detour that is undone.
 
 A flawed expert returns None when it considers itself done (its wrong goal reached, or one step
 short); the dataset builder ends the episode there, like an agent that stops. A scene that offers
@@ -61,8 +65,8 @@ FLAWS = ("wrong_object", "wrong_appliance", "one_short", "forks", "decoys", "daw
 FORKS = ("object", "appliance", "receptacle")
 #: chance that the `forks` flaw takes each fork wrongly (a budget's `offline_fork_error`)
 DEFAULT_FORK_ERROR = 0.5
-#: chance that the `dawdle` flaw undoes its own last step where it can (a budget's
-#: `offline_dawdle`)
+#: chance that the `dawdle` flaw takes a detour (a step it then redoes) at each step where it
+#: can (a budget's `offline_dawdle`)
 DEFAULT_DAWDLE = 0.5
 _ALLOWED = {"heat": HEATABLE, "cool": COOLABLE, "clean": CLEANABLE}
 
@@ -193,7 +197,8 @@ def make_flawed_expert(
 ) -> Callable[[Any, Any], int | None]:
     """A callable (obs, info) -> action or None for the episode just reset in `env`; it picks
     its wrong goal on its first call (from the scene the episode runs in). `fork_error` is the
-    `forks` and `decoys` flaws' chance of a wrong turn at each fork (ignored by the others)."""
+    `forks` and `decoys` flaws' chance of a wrong turn at each fork, `dawdle` the `dawdle`
+    flaw's chance of a detour at each step (each ignored by the other flaws)."""
     if flaw not in FLAWS:
         raise ValueError(f"unknown flaw {flaw!r}; choose one of {', '.join(FLAWS)}")
     for name, p in (("fork_error", fork_error), ("dawdle", dawdle)):
@@ -229,4 +234,5 @@ __all__ = [
     "forked_goal",
     "make_flawed_expert",
     "wrong_goal",
+    "wrong_goals",
 ]
