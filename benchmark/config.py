@@ -67,8 +67,9 @@ class Budget:
     offline_updates: int = 20000
     #: logged-data mix (source -> share, benchmark/loops/offline_data.py); None = the task's default
     offline_mix: dict[str, float] | None = None
-    #: the `forks` source's chance of a wrong turn at each fork of the plan (envs/alfred/flaws.py);
-    #: None = the twin's default (flaws.DEFAULT_FORK_ERROR), so runs from before the source resolve unchanged
+    #: the `forks` / `decoys` sources' chance of a wrong turn at each fork of the plan
+    #: (envs/alfred/flaws.py); None = the twin's default (flaws.DEFAULT_FORK_ERROR), so runs
+    #: from before the sources existed resolve unchanged
     offline_fork_error: float | None = None
     #: the `dawdle` source's chance of an undone-and-redone step at each step it can take one;
     #: None = the twin's default (flaws.DEFAULT_DAWDLE)
