@@ -22,8 +22,9 @@ failed episodes got: the share that ended at each value of the task's progress (
 value in the episode), which says at which subgoal the policy goes wrong.
 
 The rewards are the dataset's privileged columns: `gt_reward` (the twin's progress differences,
-what the gt-reward method uses), `sparse_reward` (1 on success), and `none` (zeros: cloning with
-IQL's machinery). Without `--eval` it trains and reads networks only.
+what the gt-reward method uses), `sparse_reward` (1 on success), `none` (zeros: cloning with
+IQL's machinery), and `progress` (the progress of the state reached: a state-based reward like
+the level a rating teacher gives, which no method of the suite uses as its reference). Without `--eval` it trains and reads networks only.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from envs import get_task
 from envs.alfred.actions import decode
 from envs.alfred.planner import PlanningError, expert_action
 
-REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None}
+REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None, "progress": "progress"}
 
 
 def fork_states(task, data, seed: int) -> list[dict]:
@@ -137,6 +138,7 @@ def main() -> None:
         "--mix", help="a whole mix as JSON (source -> share); replaces --source/--share"
     )
     ap.add_argument("--fork-error", type=float, default=0.7)
+    ap.add_argument("--dawdle", type=float, default=None, help="the dawdle source's detour chance")
     ap.add_argument("--updates", type=int, default=5000)
     ap.add_argument("--rewards", default="gt,sparse,none")
     ap.add_argument("--iql-opt", action="append", default=[], help="KEY=VALUE (JSON value)")
@@ -150,7 +152,9 @@ def main() -> None:
         if args.mix
         else {args.source: args.share, "random": round(1 - args.share, 6)}
     )
-    data = build_dataset(task, args.episodes, args.seed, mix=mix, fork_error=args.fork_error)
+    data = build_dataset(
+        task, args.episodes, args.seed, mix=mix, fork_error=args.fork_error, dawdle=args.dawdle
+    )
     forks = fork_states(task, data, args.seed)
     cfg = IQLConfig(**{k: json.loads(v) for k, v in (o.split("=", 1) for o in args.iql_opt)})
     structure = task.make_env(args.seed).unwrapped.obs_structure
