@@ -273,11 +273,8 @@ def _episode_policy(
     rng, flaw_rng = rngs
     if kind not in FLAWED_SOURCES:
         return _policy_for(kind, expert, rng, eps)
-    extra: dict[str, float] = {}
-    if kind in ("forks", "decoys") and fork_error is not None:
-        extra["fork_error"] = fork_error
-    if kind == "dawdle" and dawdle is not None:
-        extra["dawdle"] = dawdle
+    # the flaws' own parameters, where the budget sets them (each flaw ignores the others')
+    extra = {k: v for k, v in (("fork_error", fork_error), ("dawdle", dawdle)) if v is not None}
     try:
         return task.make_expert(env, flaw=kind, rng=flaw_rng, **extra)
     except TypeError:

@@ -216,9 +216,7 @@ def make_flawed_expert(
                 chosen["goal"] = forked_goal(base.state, fork_error, rng, flaw == "decoys")
             else:
                 chosen["goal"] = None if flaw == "one_short" else wrong_goal(base.state, flaw, rng)
-        if flaw in ("forks", "decoys"):
-            return flawed_action(base.state, flaw, chosen["goal"])
-        mistake = flaw if chosen["goal"] is not None else "one_short"
+        mistake = flaw if chosen["goal"] is not None else "one_short"  # forked goals never None
         return flawed_action(base.state, mistake, chosen["goal"])
 
     return act
