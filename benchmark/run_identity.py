@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmark.config import RunConfig, get_budget
 from benchmark.inputs import InputError
+from benchmark.rl.sac_history import BEFORE_FIELD
 
 #: RunConfig fields compared as given (budget, sac and iql are compared resolved)
 _PLAIN = ("task", "method", "seed", "oracle", "method_options", "oracle_options", "backend", "loop")
@@ -56,6 +57,9 @@ def recorded_settings(config: dict[str, Any]) -> dict[str, Any]:
     defaults = RunConfig(task="", method="", seed=0)
     given = {k: run.get(k, getattr(defaults, k)) for k in (*_PLAIN, "budget")}
     given |= {k: run.get(k) or {} for k in ("budget_overrides", "sac", "iql")}
+    if config.get("sac"):  # a run from before a SAC field existed ran what sac_history says
+        missing = {k: v for k, v in BEFORE_FIELD.items() if k not in config["sac"]}
+        given["sac"] = {**missing, **given["sac"]}
     return requested_settings(RunConfig(**given))
 
 

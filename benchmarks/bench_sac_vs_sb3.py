@@ -5,11 +5,13 @@ one process, one after the other, so the ratio is meaningful on a shared, noisy 
 Learning (--learn): success-rate curves over seeds at the same step budget with the env's
 dense reward, evaluated by the same function on the same evaluation episodes.
 
-Update-only (--update-only): one gradient step on a batch of 512, ours in fp32, ours in bf16
-(SACConfig.precision) and SB3, timed in interleaved blocks so a load change hits all three alike.
+Update-only (--update-only): one gradient step on a batch of 512, ours in fp32 on oneDNN's
+kernels (the default), in fp32 on PyTorch's own (`matmul=aten`, MKL: the default before issue
+19's change), in bf16 (SACConfig.precision), and SB3, timed in interleaved blocks so a load
+change hits all of them alike. (Rows recorded before that change call the MKL path `ours-fp32`.)
 
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000            # speed only
-    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000 --impls ours-fp32,ours-bf16,sb3
+    .venv/bin/python benchmarks/bench_sac_vs_sb3.py --steps 3000 --impls ours-fp32,ours-fp32-aten,sb3
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --update-only --threads 1
     .venv/bin/python benchmarks/bench_sac_vs_sb3.py --learn --steps 50000 --seeds 0,1,2 \
         --impls ours-fp32,ours-bf16,sb3
@@ -109,7 +111,7 @@ def ours_run(
     max_len: int,
     threads: int,
     out: str,
-    precision: str = "fp32",
+    sac: dict,
 ):
     cfg = RunConfig(
         task=TASK,
@@ -119,7 +121,7 @@ def ours_run(
         out_dir=out,
         cache_dir=f"{out}/cache",
         threads=threads,
-        sac={"precision": precision},
+        sac=sac,
         budget_overrides={
             "total_steps": steps,
             "seed_steps": 1000,
@@ -138,7 +140,7 @@ def ours_run(
 
 
 def update_only(threads: int, rounds: int, block: int) -> None:
-    """Updates/s of one gradient step, ours (fp32, bf16) vs SB3, interleaved block by block."""
+    """Updates/s of one gradient step, ours (each of IMPL_SAC) vs SB3, interleaved block by block."""
     from stable_baselines3 import SAC as SB3SAC
 
     from benchmark.rl.sac import SAC
@@ -155,7 +157,7 @@ def update_only(threads: int, rounds: int, block: int) -> None:
         "next_obs": torch.randn(n, obs_dim, generator=g),
         "not_done": torch.ones(n),
     }
-    ours = {p: SAC(obs_dim, act_dim, SACConfig(precision=p), 0) for p in ("fp32", "bf16")}
+    ours = {i: SAC(obs_dim, act_dim, SACConfig(**sac), 0) for i, sac in IMPL_SAC.items()}
     sb3 = SB3SAC(
         "MlpPolicy",
         env,
@@ -182,11 +184,8 @@ def update_only(threads: int, rounds: int, block: int) -> None:
         idx = torch.randint(0, n, (512,))
         agent.update({k: v[idx] for k, v in pool.items()})
 
-    steps = {
-        "ours fp32": lambda: ours_step(ours["fp32"]),
-        "ours bf16": lambda: ours_step(ours["bf16"]),
-        "SB3 (fp32)": lambda: sb3.train(gradient_steps=1, batch_size=512),
-    }
+    steps = {IMPL_LABEL[i]: (lambda a=agent: ours_step(a)) for i, agent in ours.items()}
+    steps["SB3 (fp32)"] = lambda: sb3.train(gradient_steps=1, batch_size=512)
     elapsed = dict.fromkeys(steps, 0.0)
     for fn in steps.values():
         for _ in range(3):
@@ -205,7 +204,18 @@ def update_only(threads: int, rounds: int, block: int) -> None:
     print(f"\n{rounds} interleaved rounds of {block} updates each")
 
 
-IMPLS = ("ours-fp32", "ours-bf16", "sb3")
+#: SAC settings of each of our implementations (the rest are SACConfig's defaults)
+IMPL_SAC = {
+    "ours-fp32": {"precision": "fp32"},  # the default: fp32 on oneDNN's kernels
+    "ours-fp32-aten": {"precision": "fp32", "matmul": "aten"},  # PyTorch's own (MKL): before
+    "ours-bf16": {"precision": "bf16"},
+}
+IMPL_LABEL = {
+    "ours-fp32": "ours fp32, oneDNN (default)",
+    "ours-fp32-aten": "ours fp32, aten/MKL",
+    "ours-bf16": "ours bf16",
+}
+IMPLS = (*IMPL_SAC, "sb3")
 
 
 def main() -> None:
@@ -268,7 +278,7 @@ def main() -> None:
                     # a stable directory per implementation: a killed run resumes from its
                     # checkpoint when this command is run again
                     str(out / f"{impl}_{args.steps}{'_learn' if args.learn else ''}"),
-                    impl.removeprefix("ours-"),
+                    IMPL_SAC[impl],
                 )
                 train_s = phases["total_s"] - phases.get("eval", 0.0)
             row = {

@@ -342,6 +342,22 @@ def test_every_sac_protocol_records_its_precision():
         type(protocols["smoke"]).model_validate(bf16)
 
 
+def test_every_sac_protocol_records_its_matmul_kernels(demo):
+    """Protocols written before `sac.matmul` existed ran PyTorch's own fp32 kernels and read as
+    `aten`, their entries too (the committed ones validate in test_protocol_pins); an entry made
+    with today's oneDNN default is refused on such a board, and unknown kernels are refused."""
+    protocols = load_protocols()
+    assert all(p.sac["matmul"] == "aten" for p in protocols.values() if p.sac)
+    path = demo["files"]["mine"]
+    _edit(path, lambda doc: doc["sac"].update(matmul="onednn"))
+    text = "\n".join(_problems(path, demo["pfile"]))
+    assert "sac.matmul is 'onednn' but protocol 'demo' sets 'aten'" in text
+    doc = protocols["smoke"].model_dump()
+    doc["sac"]["matmul"] = "blas"
+    with pytest.raises(ValueError, match="sac.matmul must be one of onednn, aten"):
+        type(protocols["smoke"]).model_validate(doc)
+
+
 def test_wrong_oracle_for_the_track_is_rejected(tmp_path):
     pfile = demo_protocols(tmp_path)
     proto = get_protocol("demo", path=pfile)

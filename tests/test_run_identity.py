@@ -115,3 +115,17 @@ def test_the_second_sweep_into_the_same_out_is_refused_with_one_line(tmp_path, c
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "budget.total_steps: 200 -> 300" in lines[0]
+
+
+def test_a_run_from_before_the_matmul_switch_reads_as_the_kernels_it_ran(tmp_path):
+    """Its resolved SAC section names no `matmul`: it ran PyTorch's own kernels, so resuming it
+    under today's oneDNN default is refused, and under `matmul=aten` allowed."""
+    cfg = _cfg(tmp_path)
+    paths = _finished(cfg)
+    config = json.loads(paths.config.read_text())
+    resolved = {k: v for k, v in requested_settings(cfg)["sac"].items() if k != "matmul"}
+    write_json(paths.config, {**config, "sac": resolved})
+    assert recorded_settings(json.loads(paths.config.read_text()))["sac"]["matmul"] == "aten"
+    with pytest.raises(RunDirMismatchError, match="sac.matmul: 'aten' -> 'onednn'"):
+        check_run_dirs([cfg])
+    check_run_dirs([replace(cfg, sac={**cfg.sac, "matmul": "aten"})])

@@ -31,6 +31,7 @@ from benchmark.analysis.tables import (  # noqa: F401 - re-exported for older ca
     to_csv,
 )
 from benchmark.results import RunPaths
+from benchmark.rl.sac_history import BEFORE_FIELD
 
 SWEEP_RECORD = "sweep.json"
 #: what a loop's `step` counts, by the section its config.json carries
@@ -57,7 +58,8 @@ def _run_row(cfg: dict, m: pd.DataFrame, paths: RunPaths) -> dict:
         "budget_overrides": "; ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
         "oracle": cfg["oracle"]["name"],
         "axis": axis_label(cfg),
-        "sac_precision": cfg.get("sac", {}).get("precision", "fp32"),
+        "sac_precision": cfg.get("sac", {}).get("precision", BEFORE_FIELD["precision"]),
+        "sac_matmul": cfg.get("sac", {}).get("matmul", BEFORE_FIELD["matmul"]),
         "final_success": float(m["success_rate"].iloc[-1]),
         "final_return": float(m["eval_return"].iloc[-1]),
         # the area under the success curve, normalised: it tells apart variants that all end

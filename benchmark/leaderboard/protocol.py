@@ -15,10 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: SACConfig.precision of a protocol that pins SAC settings but names no precision: the value
-#: every such protocol ran with when it was written (fp32 has been the default throughout)
-DEFAULT_SAC_PRECISION = "fp32"
-SAC_PRECISIONS = ("fp32", "bf16")
+from benchmark.rl.sac_history import SAC_MATMULS, SAC_PRECISIONS, with_recorded_defaults
 
 #: the repository's leaderboards/ directory (the package is installed editable from the repo)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,19 +61,17 @@ class Protocol(BaseModel):
 
     @field_validator("sac")
     @classmethod
-    def _record_precision(cls, sac: dict[str, Any]) -> dict[str, Any]:
-        """A protocol that runs SAC states its matmul precision, so reruns stay exact even if
-        SACConfig's default ever changes (issue 19: bf16 is 1.6-1.8x faster on CPUs with bf16
-        units but does not give the same digits). Protocols written before the field existed
-        ran fp32; their entries validate unchanged because both sides are read through this."""
-        if not sac:
-            return sac
-        precision = sac.get("precision", DEFAULT_SAC_PRECISION)
-        if precision not in SAC_PRECISIONS:
-            raise ValueError(
-                f"sac.precision must be one of {', '.join(SAC_PRECISIONS)}, not {precision!r}"
-            )
-        return {**sac, "precision": precision}
+    def _record_numerics(cls, sac: dict[str, Any]) -> dict[str, Any]:
+        """A protocol that runs SAC states its matmul precision and kernels, so reruns stay
+        exact when SACConfig's defaults change (issue 19: bf16 is 1.6-1.8x faster on CPUs with
+        bf16 units but gives other digits; oneDNN's fp32 kernels, the default since, round
+        differently from MKL's). A protocol written before a field existed reads as what it
+        ran (`sac_history`), and so do its entries (validate.py), so both still match."""
+        sac = with_recorded_defaults(sac)
+        for key, allowed in (("precision", SAC_PRECISIONS), ("matmul", SAC_MATMULS)):
+            if sac and sac[key] not in allowed:
+                raise ValueError(f"sac.{key} must be one of {', '.join(allowed)}, not {sac[key]!r}")
+        return sac
 
     def resolved_budget(self) -> dict[str, Any]:
         """The budget every run must report (notes excluded: they are prose, not settings)."""

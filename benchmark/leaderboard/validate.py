@@ -31,6 +31,7 @@ from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import Protocol, UnknownProtocolError, get_protocol
 from benchmark.leaderboard.schema import RunEntry, Submission
 from benchmark.leaderboard.summary import compute_summary, score_matrix
+from benchmark.rl.sac_history import with_recorded_defaults
 
 TOLERANCE = 1e-9
 MAX_SUBMISSION_BYTES = 64 << 20
@@ -100,10 +101,12 @@ def _check_protocol(sub: Submission, protocols_file: Path | None) -> tuple[Proto
                 f"resolved_budget.{key} is {sub.resolved_budget.get(key)!r} but protocol "
                 f"'{official.id}' runs with {expected.get(key)!r}"
             )
+    # an entry recorded before a SAC field existed ran what `sac_history` says
+    sub_sac = with_recorded_defaults(sub.sac) if official.sac else sub.sac
     for key, value in official.sac.items():
-        if sub.sac.get(key) != value:
+        if sub_sac.get(key) != value:
             problems.append(
-                f"sac.{key} is {sub.sac.get(key)!r} but protocol '{official.id}' sets {value!r}"
+                f"sac.{key} is {sub_sac.get(key)!r} but protocol '{official.id}' sets {value!r}"
             )
     return official, problems
 

@@ -34,6 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.rl.nets import mlp
+from benchmark.rl.onednn import available as onednn_available
+from benchmark.rl.onednn import ensemble_linear, onednn_linear
+from benchmark.rl.sac_history import SAC_MATMULS as MATMULS
 
 
 @dataclass
@@ -56,6 +59,10 @@ class SACConfig:
     #: "orthogonal" (weights, gain 1; biases 0: the reference's) or "uniform" (PyTorch's
     #: default U(+-1/sqrt(fan_in)) for weights and biases: this suite's before)
     init: str = "orthogonal"
+    #: the fp32 matmul kernels: "onednn" (AVX-512 on any CPU that has it, `rl/onednn.py`) or
+    #: "aten" (PyTorch's own dispatch: MKL on x86, this suite's before). Same fp32 arithmetic,
+    #: other summation order; bf16 runs use autocast's kernels whatever this says
+    matmul: str = "onednn"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,14 +115,23 @@ def orthogonal_init(module: nn.Module) -> None:
 class TwinQ(nn.Module):
     """Both critics of SAC in one module; returns Q-values of shape [2, B]."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int, depth: int) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: int, depth: int, onednn: bool = False
+    ) -> None:
         super().__init__()
         dims = [obs_dim + act_dim] + [hidden] * depth + [1]
         self.layers = nn.ModuleList(
             EnsembleLinear(2, dims[i], dims[i + 1]) for i in range(len(dims) - 1)
         )
+        self.onednn = onednn
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        if self.onednn:
+            x = torch.cat([obs, act], dim=-1)  # [B, in], read by both members
+            for layer in self.layers[:-1]:
+                x = ensemble_linear(x, layer.weight, layer.bias, relu=True)
+            head = self.layers[-1]
+            return ensemble_linear(x, head.weight, head.bias).squeeze(-1)
         x = torch.cat([obs, act], dim=-1).unsqueeze(0).expand(2, -1, -1)
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
@@ -125,18 +141,32 @@ class TwinQ(nn.Module):
 class Actor(nn.Module):
     """Tanh-squashed diagonal Gaussian policy."""
 
-    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, onednn: bool = False) -> None:
         super().__init__()
         self.net = mlp(obs_dim, 2 * act_dim, cfg.hidden_dim, cfg.hidden_depth)
         self.log_std_min, self.log_std_max = cfg.log_std_min, cfg.log_std_max
+        self.onednn = onednn
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (sampled action, its log-prob, deterministic action)."""
+    def _head(self, obs: torch.Tensor, onednn: bool) -> torch.Tensor:
         *body, head = self.net
         h = obs
+        if onednn:
+            for layer in body[::2]:  # Linear, ReLU, Linear, ReLU, ...: the ReLU is fused
+                h = onednn_linear(h, layer.weight, layer.bias, relu=True)
+            return onednn_linear(h, head.weight, head.bias)
         for layer in body:
             h = layer(h)
-        mu, log_std = fp32_head(head, h).chunk(2, dim=-1)
+        return fp32_head(head, h)
+
+    def forward(
+        self, obs: torch.Tensor, onednn: bool | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (sampled action, its log-prob, deterministic action).
+
+        `onednn=False` forces PyTorch's kernels (acting on one observation: oneDNN's per-call
+        overhead outweighs its speed there); `None` means the agent's setting.
+        """
+        mu, log_std = self._head(obs, self.onednn if onednn is None else onednn).chunk(2, dim=-1)
         log_std = torch.tanh(log_std)  # bounded, as in PEBBLE's actor
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
         std = log_std.exp()
@@ -157,9 +187,18 @@ class SAC:
             raise ValueError(f"SACConfig.precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
         if cfg.init not in INITS:
             raise ValueError(f"SACConfig.init must be one of {INITS}, not {cfg.init!r}")
+        if cfg.matmul not in MATMULS:
+            raise ValueError(f"SACConfig.matmul must be one of {MATMULS}, not {cfg.matmul!r}")
+        if cfg.matmul == "onednn" and not onednn_available():
+            raise ValueError(
+                "SACConfig.matmul='onednn' needs a PyTorch build with oneDNN "
+                "(torch.backends.mkldnn), which this one lacks: pass --sac-opt matmul=aten"
+            )
         torch.manual_seed(seed)
         self.cfg = cfg
-        self.actor = Actor(obs_dim, act_dim, cfg)
+        #: oneDNN's kernels for the fp32 update; bf16 runs keep autocast's
+        self.onednn = cfg.matmul == "onednn" and cfg.precision == "fp32"
+        self.actor = Actor(obs_dim, act_dim, cfg, self.onednn)
         self.critic, self.critic_target = self._new_critics(obs_dim, act_dim)
         if cfg.init == "orthogonal":
             orthogonal_init(self.actor)
@@ -177,8 +216,8 @@ class SAC:
         random numbers it drew before the switch existed.
         """
         cfg = self.cfg
-        critic = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
-        target = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth)
+        critic = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth, self.onednn)
+        target = TwinQ(obs_dim, act_dim, cfg.hidden_dim, cfg.hidden_depth, self.onednn)
         if cfg.init == "orthogonal":
             orthogonal_init(critic)
         target.load_state_dict(critic.state_dict())
@@ -194,7 +233,7 @@ class SAC:
         o = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
         if deterministic:  # draws no noise, so evaluation leaves the training RNG untouched
             return torch.tanh(self.actor.net(o).chunk(2, dim=-1)[0])[0].numpy()
-        return self.actor(o)[0][0].numpy()
+        return self.actor(o, onednn=False)[0][0].numpy()
 
     def _forward_precision(self) -> torch.autocast:
         """Forward passes of `update` run in this context (backward passes outside it)."""
