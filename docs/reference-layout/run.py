@@ -7,12 +7,15 @@ Usage (from the repository root; resumable, finished runs are skipped):
     python docs/reference-layout/run.py --methods gt-reward --seeds 0,1,2 --work-dir /work/runs/layouts
     python docs/reference-layout/run.py --methods gt-reward --seeds 0,1,2 --precision bf16 \\
         --tasks metaworld/drawer-open --work-dir /work/runs/layouts-bf16
+    python docs/reference-layout/run.py --methods gt-reward --seeds 0,1,2 --matmul onednn \\
+        --tasks metaworld/drawer-open --work-dir /work/runs/layouts-onednn
 
 Seeds run one after another (every task variant at seed 0, then seed 1, ...) so that an
 interrupted session leaves whole seeds rather than whole tasks. The settings are the online
-board's protocol with only the task list (and, with --precision, SAC's matmul precision)
-changed, so the board's drawer-open runs at the same seed are the same runs: copy their run
-directories in to skip them.
+board's protocol with only the task list (and, with --precision or --matmul, SAC's matmul
+precision or fp32 kernels; the board pins fp32 on PyTorch's own, `aten`) changed, so the
+board's drawer-open runs at the same seed are the same runs: copy their run directories in to
+skip them.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ def main() -> None:
     ap.add_argument("--work-dir", type=Path, default=Path("runs/reference-layout"))
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--precision", choices=["fp32", "bf16"], default=None)
+    ap.add_argument("--matmul", choices=["onednn", "aten"], default=None)
     args = ap.parse_args()
     board = get_protocol("metaworld-online-v1")
-    sac = dict(board.sac) | ({"precision": args.precision} if args.precision else {})
+    sac = dict(board.sac) | {
+        k: v for k, v in (("precision", args.precision), ("matmul", args.matmul)) if v
+    }
     for seed in (int(s) for s in args.seeds.split(",")):
         proto = board.model_copy(
             update={"tasks": args.tasks.split(","), "seeds": [seed], "sac": sac}

@@ -15,6 +15,16 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from benchmark.rl.sac_history import BEFORE_FIELD
+
+
+def _numerics(sac: dict) -> str:
+    """'fp32' (PyTorch's kernels, what the board ran), 'fp32 oneDNN' or 'bf16'."""
+    sac = {**BEFORE_FIELD, **sac}  # a run from before a field existed ran what it says
+    if sac["precision"] == "fp32" and sac["matmul"] == "onednn":
+        return "fp32 oneDNN"
+    return sac["precision"]
+
 
 def run_rows(results: Path) -> list[dict]:
     out = []
@@ -34,7 +44,7 @@ def run_rows(results: Path) -> list[dict]:
                 "layout": variant or "reference",
                 "method": run.parent.name,
                 "seed": int(run.name[4:]),
-                "precision": config.get("sac", {}).get("precision", "fp32"),
+                "precision": _numerics(config.get("sac", {})),
                 "evals": [float(r["success_rate"]) for r in evals],
                 "first": next(
                     (int(r["step"]) for r in evals if float(r["success_rate"]) > 0), None
