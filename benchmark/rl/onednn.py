@@ -37,23 +37,9 @@ def _relu_mask(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten.threshold_backward(grad, out, 0)
 
 
-class _Linear(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, relu: bool):
-        y = _mm(x, w, b, _HIDDEN if relu else "none")
-        ctx.relu = relu
-        ctx.save_for_backward(x, w, y if relu else None)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):
-        x, w, y = ctx.saved_tensors
-        if ctx.relu:
-            grad = _relu_mask(grad, y)
-        gx = _mm(grad, w.t(), None, "none") if ctx.needs_input_grad[0] else None
-        gw = _mm(grad.t(), x.t(), None, "none") if ctx.needs_input_grad[1] else None
-        gb = grad.sum(0) if ctx.needs_input_grad[2] else None
-        return gx, gw, gb, None
+def _stack(parts: list[torch.Tensor]) -> torch.Tensor:
+    """torch.stack, without its copy for a single member (a plain layer)."""
+    return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
 
 
 class _EnsembleLinear(torch.autograd.Function):
@@ -63,7 +49,7 @@ class _EnsembleLinear(torch.autograd.Function):
         n = w.shape[0]
         post = _HIDDEN if relu else "none"
         shared = x.dim() == 2
-        y = torch.stack([_mm(x if shared else x[i], w[i].t(), b[i, 0], post) for i in range(n)])
+        y = _stack([_mm(x if shared else x[i], w[i].t(), b[i, 0], post) for i in range(n)])
         ctx.relu, ctx.shared = relu, shared
         ctx.save_for_backward(x, w, y if relu else None)
         return y
@@ -77,18 +63,19 @@ class _EnsembleLinear(torch.autograd.Function):
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             parts = [_mm(grad[i], w[i], None, "none") for i in range(n)]
-            gx = torch.stack(parts).sum(0) if ctx.shared else torch.stack(parts)
+            gx = _stack(parts).sum(0) if ctx.shared else _stack(parts)
         if ctx.needs_input_grad[1]:
             xs = [x if ctx.shared else x[i] for i in range(n)]
-            gw = torch.stack([_mm(xs[i].t(), grad[i].t(), None, "none") for i in range(n)])
+            gw = _stack([_mm(xs[i].t(), grad[i].t(), None, "none") for i in range(n)])
         if ctx.needs_input_grad[2]:
             gb = grad.sum(1, keepdim=True)
         return gx, gw, gb, None
 
 
 def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: bool = False):
-    """`F.linear(x, weight, bias)` (then ReLU if `relu`) on oneDNN; x is [B, in]."""
-    return _Linear.apply(x, weight, bias, relu)
+    """`F.linear(x, weight, bias)` (then ReLU if `relu`) on oneDNN; x is [B, in], weight an
+    `nn.Linear`'s [out, in]. A one-member ensemble, through views (no copies)."""
+    return _EnsembleLinear.apply(x, weight.t().unsqueeze(0), bias.view(1, 1, -1), relu)[0]
 
 
 def ensemble_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: bool = False):
