@@ -351,7 +351,9 @@ def sandbox(request, tmp_path, monkeypatch):
 
 
 def _py(box, code: str):
-    res = box.run([sys.executable, "-c", textwrap.dedent(code)])
+    from benchmark.leaderboard.sandbox import interpreter
+
+    res = box.run([interpreter(), "-c", textwrap.dedent(code)])
     return res, res.log.read_text()
 
 
@@ -629,3 +631,22 @@ def test_malicious_method_is_contained_and_reported_cleanly(board, tmp_path, cap
     assert left == [], f"{len(left)} process(es) outlived the re-run"
     assert outside.read_text() == "the validator's own file\n"
     assert not list(code.rglob("pwned.py")) and not (board.parent / "verified.json").exists()
+
+
+def test_the_sandbox_starts_python_through_its_resolved_environment(tmp_path, monkeypatch):
+    """A virtualenv reached by a symlink inside the (hidden) repository, as a git worktree that
+    shares another checkout's `.venv` has it, is started by its real path, which the sandbox
+    keeps mounted; before, such a re-run exited 127 with an empty log."""
+    from benchmark.leaderboard.sandbox import interpreter
+
+    real = tmp_path / "checkout" / ".venv"
+    (real / "bin").mkdir(parents=True)
+    (real / "bin" / "python").touch()
+    link = tmp_path / "worktree" / ".venv"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    monkeypatch.setattr(sys, "prefix", str(link))
+    monkeypatch.setattr(sys, "executable", str(link / "bin" / "python"))
+    assert interpreter() == str(real.resolve() / "bin" / "python")
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")  # outside its prefix: as launched
+    assert interpreter() == "/usr/bin/python3"

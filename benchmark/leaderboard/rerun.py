@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from benchmark.leaderboard.confine import confine, shown
 from benchmark.leaderboard.oneline import one_line
 from benchmark.leaderboard.protocol import get_protocol
-from benchmark.leaderboard.sandbox import Isolation, Limits, Sandbox, SandboxResult
+from benchmark.leaderboard.sandbox import Isolation, Limits, Sandbox, SandboxResult, interpreter
 from benchmark.leaderboard.schema import SHA256, Curve, Submission
 
 EXACT = ("step", "queries", "success_rate")
@@ -151,7 +150,7 @@ def rerun_check(
         out = box.work / "result.json"
         res = box.run(
             [
-                sys.executable,
+                interpreter(),
                 "-m",
                 "benchmark.leaderboard.rerun_child",
                 "--submission",

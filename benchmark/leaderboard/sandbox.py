@@ -159,6 +159,18 @@ class SandboxResult:
         return f"it exited with code {self.returncode}"
 
 
+def interpreter() -> str:
+    """This Python, reached through its environment's resolved directory: `_kept` mounts that
+    directory, while a virtualenv reached by a symlink inside the repository (a git worktree
+    sharing another checkout's `.venv`) would sit in the hidden repository and fail to start
+    (exit 127)."""
+    exe = Path(sys.executable)
+    try:
+        return str(Path(sys.prefix).resolve() / exe.relative_to(sys.prefix))
+    except ValueError:  # not under its prefix: keep it as it was launched
+        return sys.executable
+
+
 @functools.cache
 def namespace_problem() -> str | None:
     """None when user+net+mount+pid namespaces can be made here, else why not (one line)."""
@@ -326,7 +338,7 @@ class Sandbox:
     def command(self, argv: list[str]) -> list[str]:
         """`argv` as launched: under sandbox_init.py (which kills what it leaves behind),
         inside the namespaces when there are any."""
-        init = [sys.executable, "-I", "-S", str(Path(__file__).with_name("sandbox_init.py"))]
+        init = [interpreter(), "-I", "-S", str(Path(__file__).with_name("sandbox_init.py"))]
         where = ["--cwd", str(self.work), "--"]
         if self.mode != "namespace":
             return [*init, *where, *argv]
