@@ -74,6 +74,11 @@ class Budget:
     #: the `dawdle` source's chance of an undone-and-redone step at each step it can take one;
     #: None = the twin's default (flaws.DEFAULT_DAWDLE)
     offline_dawdle: float | None = None
+    #: the env's rewards (gt-reward's progress differences, sparse's success) get the learned
+    #: rewards' shift too on data whose episodes end on success: minus their dataset maximum,
+    #: so every step costs (benchmark/loops/offline.relabel); None or False = left alone (None,
+    #: the default, so protocols and entries from before the field resolve unchanged)
+    offline_shift_env_rewards: bool | None = None
     #: the reward-model track's logged-data recipe (benchmark/loops/logged_episodes.RECIPES);
     #: None = v1, so protocols and runs from before recipes had names resolve unchanged
     logged_recipe: str | None = None

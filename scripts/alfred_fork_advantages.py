@@ -24,7 +24,10 @@ value in the episode), which says at which subgoal the policy goes wrong.
 The rewards are the dataset's privileged columns: `gt_reward` (the twin's progress differences,
 what the gt-reward method uses), `sparse_reward` (1 on success), `none` (zeros: cloning with
 IQL's machinery), and `progress` (the progress of the state reached: a state-based reward like
-the level a rating teacher gives, which no method of the suite uses as its reference). Without `--eval` it trains and reads networks only.
+the level a rating teacher gives, which no method of the suite uses as its reference). Each
+but `none` also comes as `<name>-cost`: the column minus its maximum over the dataset, the
+shift the offline loop gives learned rewards on tasks that end on success (every step costs).
+Without `--eval` it trains and reads networks only.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from envs.alfred.actions import decode
 from envs.alfred.planner import PlanningError, expert_action
 
 REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None, "progress": "progress"}
+#: `<name>-cost`: that column minus its maximum over the dataset, the shift the offline loop
+#: gives learned rewards on tasks that end on success (every step costs, success costs least)
+REWARDS |= {f"{k}-cost": v for k, v in REWARDS.items() if v is not None}
 
 
 def fork_states(task, data, seed: int) -> list[dict]:
@@ -77,7 +83,13 @@ def fork_states(task, data, seed: int) -> list[dict]:
 
 
 def train(data, reward: str | None, cfg: IQLConfig, updates: int, seed: int, structure) -> IQL:
-    data.rewards[:] = 0.0 if reward is None else data.privileged[reward]
+    if reward is None:
+        data.rewards[:] = 0.0
+    else:
+        column = REWARDS[reward]
+        data.rewards[:] = data.privileged[column]
+        if reward.endswith("-cost"):
+            data.rewards -= np.float32(data.rewards.max())
     agent = IQL(data.obs.shape[1], data.masks.shape[1], cfg, seed, structure)
     rng = np.random.default_rng([seed, 0x1C1])
     for _ in range(updates):
@@ -170,7 +182,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     dump, evals = {}, {}
     for name in args.rewards.split(","):
-        agent = train(data, REWARDS[name], cfg, args.updates, args.seed, structure)
+        agent = train(
+            data, name if REWARDS[name] else None, cfg, args.updates, args.seed, structure
+        )
         rows = measure(agent, data, forks)
         dump[name] = rows
         if args.eval:

@@ -100,7 +100,32 @@ def test_datasets_without_terminal_transitions_keep_the_learned_reward() -> None
     assert info["offset"] == 0.0
 
 
-def test_env_rewards_are_not_shifted() -> None:
+class DenseEnv(SparseEnv):
+    name = "dense-env"
+    env_reward: ClassVar = "dense"
+
+
+def test_env_rewards_are_not_shifted_by_default() -> None:
     data = _dataset([4, 30], [True, False])
     relabel(SparseEnv(None, None, 0), data)
     np.testing.assert_array_equal(data.rewards, data.privileged["success"].astype(np.float32))
+
+
+def test_shift_env_charges_every_step_of_the_env_rewards_too() -> None:
+    """`offline_shift_env_rewards`: sparse becomes -1 per step until success, progress
+    differences minus their largest step; both still rank a short success above a long failure."""
+    data = _dataset([4, 30], [True, False])
+    info = relabel(SparseEnv(None, None, 0), data, shift_env=True)
+    np.testing.assert_array_equal(data.rewards, data.privileged["success"] - np.float32(1))
+    assert info["offset"] == 1.0 and "every step costs" in info["rule"]
+    data = _dataset([4, 30], [True, False])
+    info = relabel(DenseEnv(None, None, 0), data, shift_env=True)
+    gt = data.privileged["gt_reward"]
+    np.testing.assert_array_equal(data.rewards, gt - gt.max())
+    assert info["offset"] == float(gt.max()) and data.rewards.max() == 0.0
+    success, failure = _returns(data)
+    assert success > failure
+    # without terminal transitions there is nothing to charge for: left alone
+    data = _dataset([6, 8], [False, False])
+    assert relabel(DenseEnv(None, None, 0), data, shift_env=True)["offset"] == 0.0
+    np.testing.assert_array_equal(data.rewards, data.privileged["gt_reward"])

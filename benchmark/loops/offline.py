@@ -22,8 +22,11 @@ success against 35.5 % in the data. So when the dataset has terminal transitions
 reward is shifted by its maximum over the dataset: every step costs (the labelled span becomes
 [-1, 0], AUC 0.92 on that data) and finishing is what stops the cost; IQL on the same relabelled
 data then reached 100 % success on 20 unseen scenes after 2000 updates. Env rewards
-(gt-reward's progress differences, sparse) are left alone; the online MetaWorld loop, whose
-episodes do not end on success, does not relabel through here.
+(gt-reward's progress differences, sparse) are left alone unless the budget's
+`offline_shift_env_rewards` says otherwise: on data that undoes and redoes steps, left alone
+they let IQL learn the detour loop (a difference of progress sums to zero over a detour; docs/
+alfred-v2-pilots.md), shifted they charge for it as the learned rewards do. The online
+MetaWorld loop, whose episodes do not end on success, does not relabel through here.
 
 Offline meanings of the shared metric columns: `step` = IQL updates so far, `episodes` =
 dataset episodes, `train_success` = the dataset's share of successful episodes (a property of
@@ -93,27 +96,31 @@ def feedback_sessions(
     return method.query_and_update(data.view(), feedback, feedback.budget_left)
 
 
-def relabel(method: RewardMethod, data: OfflineDataset, chunk: int = 4096) -> dict[str, Any]:
+def relabel(
+    method: RewardMethod, data: OfflineDataset, chunk: int = 4096, shift_env: bool = False
+) -> dict[str, Any]:
     """Fill data.rewards from the method (the env's dense or sparse reward for reference ones).
 
     Returns what was done, for the run's config: the reward's source and the `offset`
     subtracted from a learned reward on a dataset whose episodes end on success (module
-    docstring: there, every step must cost something or IQL learns to avoid finishing).
+    docstring: there, every step must cost something or IQL learns to avoid finishing), and
+    from the env's reward too when `shift_env` (the budget's `offline_shift_env_rewards`).
     """
     if method.env_reward == "dense":
         data.rewards[:] = data.privileged["gt_reward"]
-        return {"source": "env: gt_reward (progress differences)", "offset": 0.0}
-    if method.env_reward == "sparse":
+        info: dict[str, Any] = {"source": "env: gt_reward (progress differences)", "offset": 0.0}
+    elif method.env_reward == "sparse":
         data.rewards[:] = data.privileged["success"].astype(np.float32)
-        return {"source": "env: 1 on success", "offset": 0.0}
-    if not method.is_ready:
-        raise RuntimeError(f"method {method.name} has no reward after its feedback sessions")
-    for start in range(0, data.size, chunk):
-        idx = np.arange(start, min(data.size, start + chunk))
-        frames = data.frames[idx] if method.needs_frames else np.empty((len(idx), 0))
-        data.rewards[idx] = np.asarray(method.reward(frames, data.next_obs[idx]), np.float32)
-    info: dict[str, Any] = {"source": f"learned: {method.name}", "offset": 0.0}
-    if data.terminals.any():
+        info = {"source": "env: 1 on success", "offset": 0.0}
+    else:
+        if not method.is_ready:
+            raise RuntimeError(f"method {method.name} has no reward after its feedback sessions")
+        for start in range(0, data.size, chunk):
+            idx = np.arange(start, min(data.size, start + chunk))
+            frames = data.frames[idx] if method.needs_frames else np.empty((len(idx), 0))
+            data.rewards[idx] = np.asarray(method.reward(frames, data.next_obs[idx]), np.float32)
+        info = {"source": f"learned: {method.name}", "offset": 0.0}
+    if data.terminals.any() and (method.env_reward is None or shift_env):
         offset = float(data.rewards.max())
         data.rewards -= np.float32(offset)
         info.update(
@@ -222,7 +229,7 @@ def run_offline(
             out = feedback_sessions(method, data, feedback, budget)
             state.reward_loss = float(out.get("loss", float("nan")))
         with h.timed("relabel"):
-            state.relabel = relabel(method, data)
+            state.relabel = relabel(method, data, shift_env=bool(budget.offline_shift_env_rewards))
         state.labelled = True
     resolved["relabel"] = state.relabel
     h.start(resolved)
