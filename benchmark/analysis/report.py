@@ -49,6 +49,7 @@ def axis_label(cfg: dict) -> str:
 
 def _run_row(cfg: dict, m: pd.DataFrame, paths: RunPaths) -> dict:
     phases = json.loads(paths.phases.read_text()) if paths.phases.exists() else {}
+    sac = {**BEFORE_FIELD, **cfg.get("sac", {})}  # a run from before a field ran what it says
     overrides = cfg.get("run", {}).get("budget_overrides", {})
     return {
         "task": cfg["task"]["name"],
@@ -58,8 +59,8 @@ def _run_row(cfg: dict, m: pd.DataFrame, paths: RunPaths) -> dict:
         "budget_overrides": "; ".join(f"{k}={v}" for k, v in sorted(overrides.items())),
         "oracle": cfg["oracle"]["name"],
         "axis": axis_label(cfg),
-        "sac_precision": cfg.get("sac", {}).get("precision", BEFORE_FIELD["precision"]),
-        "sac_matmul": cfg.get("sac", {}).get("matmul", BEFORE_FIELD["matmul"]),
+        "sac_precision": sac["precision"],
+        "sac_matmul": sac["matmul"],
         "final_success": float(m["success_rate"].iloc[-1]),
         "final_return": float(m["eval_return"].iloc[-1]),
         # the area under the success curve, normalised: it tells apart variants that all end

@@ -102,7 +102,7 @@ def _check_protocol(sub: Submission, protocols_file: Path | None) -> tuple[Proto
                 f"'{official.id}' runs with {expected.get(key)!r}"
             )
     # an entry recorded before a SAC field existed ran what `sac_history` says
-    sub_sac = with_recorded_defaults(sub.sac) if official.sac else sub.sac
+    sub_sac = with_recorded_defaults(sub.sac)
     for key, value in official.sac.items():
         if sub_sac.get(key) != value:
             problems.append(

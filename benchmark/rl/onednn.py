@@ -8,7 +8,7 @@ about 80 % matmuls (benchmarks/bench_sac_vs_sb3.py, docs/measurements.md). Both 
 the results differ from MKL's only in summation order (rounding), as MKL's own kernels differ
 between CPUs. `SACConfig.matmul` picks the library; "aten" keeps PyTorch's own dispatch.
 
-`linear` takes an `nn.Linear` weight ([out, in]); `ensemble_linear` takes the twin critics'
+`onednn_linear` takes an `nn.Linear` weight ([out, in]); `ensemble_linear` takes the twin critics'
 stacked weights ([n, in, out], `sac.EnsembleLinear`). Both can fuse the ReLU that follows, which
 oneDNN applies as a post-op; the backward pass masks the gradient with the saved output, as
 `ReluBackward` does.
