@@ -43,6 +43,7 @@ from benchmark.rl.nets import mlp
 from benchmark.rl.onednn import available as onednn_available
 from benchmark.rl.onednn import ensemble_linear, onednn_linear
 from benchmark.rl.sac_history import SAC_MATMULS as MATMULS
+from benchmark.rl.sac_history import SAC_PRECISIONS as PRECISIONS
 
 
 @dataclass
@@ -189,7 +190,7 @@ class SAC:
     """The agent: `act` for the environment, `update` for one gradient step on a batch."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: SACConfig, seed: int) -> None:
-        if cfg.precision not in ("fp32", "bf16"):
+        if cfg.precision not in PRECISIONS:
             raise ValueError(f"SACConfig.precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
         if cfg.init not in INITS:
             raise ValueError(f"SACConfig.init must be one of {INITS}, not {cfg.init!r}")
