@@ -11,6 +11,7 @@ from envs import get_task
 from envs.alfred import goals
 from envs.alfred.actions import apply
 from envs.alfred.flaws import (
+    FORKS,
     _wrong_parents,
     dawdle_action,
     flawed_action,
@@ -65,6 +66,29 @@ def test_fork_error_is_a_probability() -> None:
     env, _ = _scene(COOL, 0)
     with pytest.raises(ValueError, match="probability"):
         make_flawed_expert(env, "forks", np.random.default_rng(0), fork_error=1.5)
+    with pytest.raises(ValueError, match="'appliance' must be a probability"):
+        make_flawed_expert(env, "forks", np.random.default_rng(0), fork_error={"appliance": -0.1})
+    with pytest.raises(ValueError, match="unknown fork"):
+        make_flawed_expert(env, "forks", np.random.default_rng(0), fork_error={"door": 0.5})
+
+
+def test_a_per_fork_error_changes_only_the_forks_it_names() -> None:
+    """A mapping sets each fork's error; the forks it leaves out stay right."""
+    changed = {"object": 0, "appliance": 0, "receptacle": 0}
+    for seed in range(20):
+        _, s = _scene(COOL, seed)
+        g = forked_goal(s, {"appliance": 1.0}, np.random.default_rng(seed), consistent=True)
+        changed["object"] += g.object != s.goal.object
+        changed["appliance"] += g.task_type != s.goal.task_type
+        changed["receptacle"] += g.parent != s.goal.parent
+    assert changed["object"] == changed["receptacle"] == 0
+    assert changed["appliance"] >= 15, changed
+    # one probability for all forks draws as the mapping that gives each fork that probability
+    _, s = _scene(COOL, 4)
+    for k in range(10):
+        uniform = forked_goal(s, 0.5, np.random.default_rng(k))
+        mapped = forked_goal(s, dict.fromkeys(FORKS, 0.5), np.random.default_rng(k))
+        assert uniform == mapped
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ apart so that a reward method, which sees the dataset only through the BufferVie
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,7 @@ def _episode_policy(
     expert: Any,
     rngs: tuple[np.random.Generator, ...],
     eps: float,
-    fork_error: float | None,
+    fork_error: float | Mapping[str, float] | None,
     dawdle: float | None = None,
 ):
     """The policy of one episode; flawed experts are made per episode (they pick their mistake
@@ -292,7 +293,7 @@ def build_dataset(
     epsilon: float = DEFAULT_EPSILON,
     frame_size: int | None = None,
     max_episode_steps: int | None = None,
-    fork_error: float | None = None,
+    fork_error: float | Mapping[str, float] | None = None,
     dawdle: float | None = None,
 ) -> OfflineDataset:
     """Roll out `episodes` episodes: round(share * episodes) of each source in the mix (random

@@ -10,8 +10,9 @@ slightly wrong goal, or the right one without finishing:
                      ...) ; for tasks without an appliance, the wrong receptacle
     one_short        the right plan, stopped just before the action that would finish the task
     forks            the plan with each of its forks (which object, which appliance, which
-                     receptacle) taken wrongly, independently, with probability `fork_error`;
-                     the true plan when none goes wrong
+                     receptacle) taken wrongly, independently, with probability `fork_error`
+                     (one for every fork, or a mapping from fork to probability); the true
+                     plan when none goes wrong
     decoys           forks whose wrong turn is always the scene's first alternative (a
                      consistent decoy: the same wrong object, appliance or receptacle class
                      wherever the scene has it), so that the wrong turns are one action each
@@ -42,7 +43,7 @@ no such mistake (no other object class that fits) gets the one_short flaw instea
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -129,8 +130,27 @@ def _wrong_parents(s: SceneState, g: TaskGoal) -> list[TaskGoal]:
     return [dataclasses.replace(g, parent=c) for c in others]
 
 
+def fork_errors(fork_error: float | Mapping[str, float]) -> dict[str, float]:
+    """Each fork's chance of a wrong turn: one probability for every fork, or a mapping from
+    fork names (FORKS; the ones left out never go wrong), each range-checked."""
+    if isinstance(fork_error, Mapping):
+        unknown = sorted(set(fork_error) - set(FORKS))
+        if unknown:
+            raise ValueError(f"unknown fork(s) {unknown}; the forks are {', '.join(FORKS)}")
+        errors = {f: float(fork_error.get(f, 0.0)) for f in FORKS}
+    else:
+        errors = dict.fromkeys(FORKS, float(fork_error))
+    for f, p in errors.items():
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"fork_error for {f!r} must be a probability in [0, 1], got {p}")
+    return errors
+
+
 def forked_goal(
-    s: SceneState, fork_error: float, rng: np.random.Generator, consistent: bool = False
+    s: SceneState,
+    fork_error: float | Mapping[str, float],
+    rng: np.random.Generator,
+    consistent: bool = False,
 ) -> TaskGoal:
     """The goal the `forks` flaw pursues: the task's, with each fork (FORKS) independently
     replaced by a wrong choice with probability `fork_error`. The wrong choice is drawn at
@@ -139,8 +159,9 @@ def forked_goal(
     A fork the task lacks (no appliance) or the scene cannot get wrong (no other class fits)
     stays right; the draws do not depend on the scene."""
     g = s.goal
+    errors = fork_errors(fork_error)
     for fork in FORKS:
-        wrong = rng.random() < fork_error
+        wrong = rng.random() < errors[fork]
         pick = np.random.default_rng(rng.integers(2**63))  # the fork's own choice of mistake
         if not wrong:
             continue
@@ -192,7 +213,7 @@ def make_flawed_expert(
     env: Any,
     flaw: str,
     rng: np.random.Generator,
-    fork_error: float = DEFAULT_FORK_ERROR,
+    fork_error: float | Mapping[str, float] = DEFAULT_FORK_ERROR,
     dawdle: float = DEFAULT_DAWDLE,
 ) -> Callable[[Any, Any], int | None]:
     """A callable (obs, info) -> action or None for the episode just reset in `env`; it picks
@@ -201,9 +222,9 @@ def make_flawed_expert(
     flaw's chance of a detour at each step (each ignored by the other flaws)."""
     if flaw not in FLAWS:
         raise ValueError(f"unknown flaw {flaw!r}; choose one of {', '.join(FLAWS)}")
-    for name, p in (("fork_error", fork_error), ("dawdle", dawdle)):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+    fork_errors(fork_error)  # range-checked here, before the first episode runs
+    if not 0.0 <= dawdle <= 1.0:
+        raise ValueError(f"dawdle must be a probability in [0, 1], got {dawdle}")
     base = env.unwrapped
     chosen: dict[str, TaskGoal | None] = {}
 
