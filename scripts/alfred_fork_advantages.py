@@ -10,9 +10,10 @@ flawed expert turned off the right plan. It then trains IQL (the suite's default
 on the same data with each reward, and reports at those states, per fork (by the task's progress
 there) and per reward:
 
-* the critic's gap Q(s, right) - Q(s, wrong) (the min of the twin heads, as IQL's policy uses);
-* exp(temperature x gap): how much more weight the policy loss gives the right turn than the
-  wrong one at that state (cloning: 1);
+* the critic's gap Q(s, right) - Q(s, wrong) (the min of the online critic's twin heads);
+* how much more weight the policy loss gives the right turn than the wrong one at that state:
+  the ratio of IQL's weights exp(temperature x advantage), from the target critic and each
+  clipped at `max_weight`, as IQL's policy loss computes them (cloning: 1);
 * the trained policy's probability of the right and of the wrong action, and how often its
   greedy choice is the right one.
 
@@ -46,6 +47,11 @@ from envs.alfred.actions import decode
 from envs.alfred.planner import PlanningError, expert_action
 
 REWARDS = {"gt": "gt_reward", "sparse": "sparse_reward", "none": None, "progress": "progress"}
+#: `sparse+level`: sparse plus (1 - discount) x the progress of the state reached, on every
+#: transition that does not end the episode on success. IQL on it has exactly gt's advantages
+#: (Q_gt(s, a) = Q(s, a) - progress(s), and V shifts alike), because gt-reward, a difference of
+#: progress, is potential-based shaping; see docs/alfred-v2-pilots.md, section 8
+REWARDS |= {"sparse+level": "sparse_reward"}
 #: `<name>-cost`: that column minus its maximum over the dataset, the shift the offline loop
 #: gives learned rewards on tasks that end on success (every step costs, success costs least)
 REWARDS |= {f"{k}-cost": v for k, v in REWARDS.items() if v is not None}
@@ -88,6 +94,9 @@ def train(data, reward: str | None, cfg: IQLConfig, updates: int, seed: int, str
     else:
         column = REWARDS[reward]
         data.rewards[:] = data.privileged[column]
+        if reward == "sparse+level":
+            level = (1.0 - cfg.discount) * data.privileged["progress"]
+            data.rewards += np.where(data.terminals, 0.0, level).astype(np.float32)
         if reward.endswith("-cost"):
             data.rewards -= np.float32(data.rewards.max())
     agent = IQL(data.obs.shape[1], data.masks.shape[1], cfg, seed, structure)
@@ -103,6 +112,11 @@ def measure(agent: IQL, data, forks: list[dict]) -> list[dict]:
     obs = torch.from_numpy(data.obs[idx])
     mask = torch.from_numpy(data.masks[idx])
     q = agent.q(obs).min(0).values
+    # the policy loss's weights as IQL computes them: exp(temperature x advantage) from the
+    # target critic, clipped at max_weight
+    cfg = agent.config
+    adv = agent.q_target(obs).min(0).values - agent.v(obs)
+    weight = torch.exp(cfg.temperature * adv).clamp(max=cfg.max_weight)
     probs = torch.softmax(masked_logits(agent.policy(obs), mask), -1)
     rows = []
     for k, f in enumerate(forks):
@@ -111,7 +125,7 @@ def measure(agent: IQL, data, forks: list[dict]) -> list[dict]:
             {
                 **f,
                 "gap": gap,
-                "weight_ratio": float(np.exp(agent.config.temperature * gap)),
+                "weight_ratio": float(weight[k, f["right"]] / weight[k, f["wrong"]]),
                 "p_right": float(probs[k, f["right"]]),
                 "p_wrong": float(probs[k, f["wrong"]]),
                 "greedy_right": bool(int(probs[k].argmax()) == f["right"]),
@@ -149,7 +163,9 @@ def main() -> None:
     ap.add_argument(
         "--mix", help="a whole mix as JSON (source -> share); replaces --source/--share"
     )
-    ap.add_argument("--fork-error", type=float, default=0.7)
+    ap.add_argument(
+        "--fork-error", type=json.loads, default=0.7, help="one probability, or JSON {fork: p}"
+    )
     ap.add_argument("--dawdle", type=float, default=None, help="the dawdle source's detour chance")
     ap.add_argument("--updates", type=int, default=5000)
     ap.add_argument("--rewards", default="gt,sparse,none")
