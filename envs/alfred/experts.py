@@ -29,8 +29,8 @@ def make_expert(
     `flaw` asks for the expert with one deliberate mistake instead (envs/alfred/flaws.py:
     wrong_object, wrong_appliance, one_short, forks, decoys, dawdle), made for the episode just
     reset; it returns None when it stops. `rng` draws its wrong choice; `fork_error` is the
-    forks and decoys flaws' chance of a wrong turn at each fork (one for all, or per fork), `dawdle` the dawdle flaw's
-    chance of a detour at each step."""
+    forks and decoys flaws' chance of a wrong turn at each fork (one for all, or per fork),
+    `dawdle` the dawdle flaw's chance of a detour at each step."""
     if flaw is not None:
         rng = rng if rng is not None else np.random.default_rng()
         return make_flawed_expert(env, flaw, rng, fork_error, dawdle)

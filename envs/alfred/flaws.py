@@ -250,6 +250,7 @@ __all__ = [
     "FORKS",
     "dawdle_action",
     "flawed_action",
+    "fork_errors",
     "forked_goal",
     "make_flawed_expert",
     "wrong_goal",
