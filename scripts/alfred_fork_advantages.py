@@ -172,6 +172,12 @@ def main() -> None:
     ap.add_argument("--iql-opt", action="append", default=[], help="KEY=VALUE (JSON value)")
     ap.add_argument("--eval", type=int, default=0, help="evaluation scenes per trained policy")
     ap.add_argument("--json", help="also write every fork's numbers here")
+    ap.add_argument(
+        "--bank-timeouts",
+        action="store_true",
+        help="end episodes that time out or stop as terminals (no bootstrap), so that a failed "
+        "episode keeps the progress it reached; the offline loop bootstraps them",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     task = get_task(args.task)
@@ -184,12 +190,15 @@ def main() -> None:
         task, args.episodes, args.seed, mix=mix, fork_error=args.fork_error, dawdle=args.dawdle
     )
     forks = fork_states(task, data, args.seed)
+    if args.bank_timeouts:
+        data.terminals |= data.timeouts
     cfg = IQLConfig(**{k: json.loads(v) for k, v in (o.split("=", 1) for o in args.iql_opt)})
     structure = task.make_env(args.seed).unwrapped.obs_structure
     print(
         f"{args.task} seed {args.seed}: {len(data.episodes())} episodes, mix {mix}, fork error "
         f"{args.fork_error}; {len(forks)} fork states; IQL {args.updates} updates, "
         f"temperature {cfg.temperature}"
+        + (", timeouts banked as terminals" if args.bank_timeouts else "")
     )
     print(
         "| reward | progress at fork | forks | mean Q gap | median weight ratio | "
